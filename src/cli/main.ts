@@ -1,0 +1,18 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+/** Build the `skein` command tree. Subcommands register themselves here as layers land. */
+export function buildCli(): Command {
+  const program = new Command('skein')
+    .description('coordination for clusters of Node.js processes')
+    .version(packageJson.version);
+  return program;
+}
+
+export async function runCli(argv: readonly string[]): Promise<void> {
+  await buildCli().parseAsync(argv);
+}
