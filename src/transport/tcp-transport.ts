@@ -1,0 +1,460 @@
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { decode, encode } from '../core/codec.ts';
+import { SkeinError } from '../core/errors.ts';
+import { type Logger, silentLogger } from '../core/log.ts';
+import { Random } from '../core/random.ts';
+import { type HostPort, formatAddress, isUnspecifiedHost, parseAddress } from './address.ts';
+import type { ConnectionConfig } from './connection-config.ts';
+import { TransportErrorCode } from './errors.ts';
+import type { CloseReason } from './framed-socket.ts';
+import { InboundConnection } from './inbound-connection.ts';
+import { PeerLink } from './peer-link.ts';
+import {
+  type ResolvedTcpOptions,
+  TcpDefaults,
+  type TcpTransportOptions,
+  resolveTcpOptions,
+} from './tcp-options.ts';
+import type { MessageHandler, NodeId, Transport } from './types.ts';
+
+export type ConnectionDirection = 'inbound' | 'outbound';
+
+/** Events a {@link TcpTransport} emits, for metrics and tests. */
+export interface TcpTransportEvents {
+  /** An authenticated connection to or from `peerId` is up. */
+  peerConnected: [peerId: NodeId, direction: ConnectionDirection];
+  /** An authenticated connection ended. */
+  peerDisconnected: [peerId: NodeId, direction: ConnectionDirection];
+  /** A connection was refused or closed for a protocol, auth or timeout reason (see `code`). */
+  connectionRejected: [
+    info: { code: string; direction: ConnectionDirection; remote: string; peerId?: NodeId },
+  ];
+}
+
+/** One peer as {@link TcpTransport.stats} reports it. */
+export interface TcpPeerStats {
+  address: string;
+  connected: boolean;
+  inboundConnected: boolean;
+  bufferedBytes: number;
+  queuedMsgs: number;
+  msgsSent: number;
+  msgsDropped: number;
+  socketWrites: number;
+  connects: number;
+}
+
+/** A snapshot of counters. `msgsSent / socketWrites` is the write-coalescing ratio. */
+export interface TcpTransportStats {
+  msgsSent: number;
+  msgsDropped: number;
+  msgsReceived: number;
+  bytesReceived: number;
+  socketWrites: number;
+  authFailures: number;
+  protocolErrors: number;
+  pendingHandshakes: number;
+  peers: Record<NodeId, TcpPeerStats>;
+}
+
+/** Codes that mean the other side misbehaved or is misconfigured (logged at warn), not a plain network failure. */
+const PROTOCOL_CODES: ReadonlySet<string> = new Set([
+  TransportErrorCode.AuthFailed,
+  TransportErrorCode.ProtocolVersion,
+  TransportErrorCode.FrameTooLarge,
+  TransportErrorCode.BadFrame,
+  TransportErrorCode.HandshakeInvalid,
+  TransportErrorCode.HandshakeTimeout,
+  TransportErrorCode.PeerIdMismatch,
+  TransportErrorCode.DecodeFailed,
+]);
+
+/**
+ * Start a TCP (optionally TLS) transport listening on `options.listen`. Resolves once listening.
+ *
+ * Connection model: each node writes only on connections it dialed and reads only on connections
+ * it accepted — one outbound connection per peer per direction (as Akka Artery does). That makes
+ * "which connection survives a simultaneous dial" a non-question, and keeps per-peer order simple:
+ * all of A's messages to B go through A's one queue and A's one socket.
+ */
+export async function createTcpTransport(options: TcpTransportOptions): Promise<TcpTransport> {
+  const transport = new TcpTransport(options);
+  await transport.listen();
+  return transport;
+}
+
+export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Transport {
+  readonly localId: NodeId;
+  readonly #options: TcpTransportOptions;
+  readonly #resolved: ResolvedTcpOptions;
+  readonly #logger: Logger;
+  readonly #random: Random;
+  readonly #server: net.Server;
+  readonly #links = new Map<NodeId, PeerLink>();
+  readonly #inbound = new Map<NodeId, InboundConnection>();
+  readonly #allInbound = new Set<InboundConnection>();
+  /** Every accepted socket until it closes, including ones lingering after a REJECT. */
+  readonly #sockets = new Set<net.Socket>();
+  #config: ConnectionConfig | undefined;
+  #handler: MessageHandler | undefined;
+  #closed = false;
+  readonly #counters = {
+    msgsDropped: 0,
+    msgsReceived: 0,
+    bytesReceived: 0,
+    authFailures: 0,
+    protocolErrors: 0,
+  };
+  /** Peers whose send buffer is currently overflowing, so a drop storm logs once, not per message. */
+  readonly #overflowing = new Set<NodeId>();
+
+  /** Use {@link createTcpTransport}; the constructor does not listen. */
+  constructor(options: TcpTransportOptions) {
+    super();
+    this.#resolved = resolveTcpOptions(options);
+    this.#options = options;
+    this.localId = options.id;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'transport', node: options.id });
+    this.#random = options.random ?? Random.fromEntropy();
+    this.#server = this.#createServer();
+  }
+
+  /** The bound address "host:port" (the real port when listening on port 0). */
+  get address(): string {
+    const bound = this.#server.address();
+    if (bound === null || typeof bound === 'string')
+      throw new SkeinError('SKEIN_CLOSED', 'transport is not listening');
+    return formatAddress(bound.address, bound.port);
+  }
+
+  /** Bind the listener. Called by {@link createTcpTransport}. */
+  async listen(): Promise<void> {
+    const { host, port } = this.#options.listen;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#server.on('error', (error) => {
+      this.#logger.error({ err: error }, 'listener error');
+    });
+    const bound = parseAddress(this.address);
+    this.#config = {
+      localId: this.localId,
+      advertisedAddress: this.#options.advertise ?? formatAddress(host, bound.port),
+      secret: this.#resolved.secret,
+      maxFrameBytes: this.#resolved.maxFrameBytes,
+      handshakeTimeoutMs: this.#resolved.handshakeTimeoutMs,
+    };
+    for (const [id, address] of Object.entries(this.#options.peers ?? {})) this.setPeerAddress(id, address);
+    this.#logger.info({ address: this.address, tls: this.#options.tls !== undefined }, 'transport listening');
+  }
+
+  send(to: NodeId, message: unknown): void {
+    if (to === this.localId) {
+      this.#sendToSelf(message);
+      return;
+    }
+    const link = this.#links.get(to);
+    if (this.#closed || link === undefined) {
+      this.#drop(TransportErrorCode.UnknownPeer, to, 'no address known for peer; call setPeerAddress');
+      return;
+    }
+    const payload = encode(message);
+    if (payload.length > this.#resolved.maxFrameBytes) {
+      this.#drop(
+        TransportErrorCode.FrameTooLarge,
+        to,
+        `message of ${payload.length} bytes exceeds maxFrameBytes`,
+      );
+      return;
+    }
+    if (link.enqueue(payload)) {
+      this.#overflowing.delete(to);
+    } else if (!this.#overflowing.has(to)) {
+      this.#overflowing.add(to);
+      this.#logger.warn(
+        { code: TransportErrorCode.SendBufferFull, peer: to, bufferedBytes: link.bufferedBytes },
+        'send buffer full: dropping messages to this peer until it drains (peer slow or unreachable)',
+      );
+    }
+  }
+
+  setHandler(handler: MessageHandler): void {
+    this.#handler = handler;
+  }
+
+  setPeerAddress(id: NodeId, address: string): void {
+    if (id === this.localId || this.#closed) return;
+    const parsed = parseAddress(address);
+    const link = this.#links.get(id);
+    if (link === undefined) this.#links.set(id, this.#createLink(id, parsed));
+    else link.setAddress(parsed);
+  }
+
+  removePeer(id: NodeId): void {
+    this.#links.get(id)?.close();
+    this.#links.delete(id);
+    this.#inbound.get(id)?.close(undefined);
+    this.#overflowing.delete(id);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const link of this.#links.values()) link.close();
+    this.#links.clear();
+    for (const connection of this.#allInbound) connection.close(undefined);
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
+    this.#logger.info('transport closed');
+  }
+
+  stats(): TcpTransportStats {
+    const peers: Record<NodeId, TcpPeerStats> = {};
+    let msgsSent = 0;
+    let socketWrites = 0;
+    let linkDrops = 0;
+    for (const [id, link] of this.#links) {
+      const c = link.counters;
+      msgsSent += c.msgsSent;
+      socketWrites += c.socketWrites;
+      linkDrops += c.msgsDropped;
+      peers[id] = {
+        address: formatAddress(link.address.host, link.address.port),
+        connected: link.connected,
+        inboundConnected: this.#inbound.has(id),
+        bufferedBytes: link.bufferedBytes,
+        queuedMsgs: link.queuedMsgs,
+        ...c,
+      };
+    }
+    let pendingHandshakes = 0;
+    for (const connection of this.#allInbound) if (!connection.authenticated) pendingHandshakes++;
+    const { msgsDropped, ...rest } = this.#counters;
+    return {
+      ...rest,
+      msgsSent,
+      socketWrites,
+      msgsDropped: msgsDropped + linkDrops,
+      pendingHandshakes,
+      peers,
+    };
+  }
+
+  #createServer(): net.Server {
+    const tlsOptions = this.#options.tls;
+    if (tlsOptions === undefined) {
+      return net.createServer((socket) => {
+        this.#onConnection(socket);
+      });
+    }
+    const server = tls.createServer(
+      {
+        key: tlsOptions.key,
+        cert: tlsOptions.cert,
+        ...(tlsOptions.ca === undefined
+          ? {}
+          : { ca: tlsOptions.ca as string | Buffer | (string | Buffer)[] }),
+        requestCert: tlsOptions.requireClientCert ?? false,
+        rejectUnauthorized: tlsOptions.requireClientCert ?? false,
+        handshakeTimeout: this.#resolved.handshakeTimeoutMs,
+      },
+      (socket) => {
+        this.#onConnection(socket);
+      },
+    );
+    server.on('tlsClientError', (error, socket) => {
+      this.#rejected(TransportErrorCode.TlsFailed, 'inbound', remoteOf(socket), undefined, error.message);
+    });
+    return server;
+  }
+
+  #onConnection(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    const config = this.#config;
+    const pending = this.#allInbound.size - this.#inbound.size;
+    if (this.#closed || config === undefined || pending >= this.#resolved.maxPendingHandshakes) {
+      if (config !== undefined && !this.#closed) {
+        this.#logger.warn(
+          { code: TransportErrorCode.TooManyHandshakes, remote: remoteOf(socket), pending },
+          'too many connections mid-handshake; closing new connection (maxPendingHandshakes)',
+        );
+      }
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, TcpDefaults.keepAliveMs);
+    const connection = new InboundConnection(socket, config, {
+      onAuthenticated: (c) => {
+        this.#onInboundAuthenticated(c);
+      },
+      onMessage: (from, message, frameBytes) => {
+        this.#deliver(from, message, frameBytes);
+      },
+      onClosed: (c, reason) => {
+        this.#onInboundClosed(c, reason);
+      },
+    });
+    this.#allInbound.add(connection);
+  }
+
+  #onInboundAuthenticated(connection: InboundConnection): void {
+    const peerId = connection.peerId!;
+    const previous = this.#inbound.get(peerId);
+    this.#inbound.set(peerId, connection);
+    // The peer dialed again, so it considers the old connection dead; keep only the newest.
+    previous?.close(undefined);
+    this.#logger.info({ peer: peerId, remote: connection.framed.remote }, 'inbound connection authenticated');
+    if (this.#resolved.learnPeerAddresses && !this.#links.has(peerId)) this.#learnAddress(connection);
+    this.emit('peerConnected', peerId, 'inbound');
+  }
+
+  /** Dial back a peer that dialed us first (e.g. a node joining through a seed). */
+  #learnAddress(connection: InboundConnection): void {
+    try {
+      const advertised = parseAddress(connection.peerAddress!);
+      const host = isUnspecifiedHost(advertised.host)
+        ? connection.framed.socket.remoteAddress
+        : advertised.host;
+      if (host === undefined) return;
+      this.setPeerAddress(connection.peerId!, formatAddress(host, advertised.port));
+    } catch (error) {
+      this.#logger.warn(
+        { peer: connection.peerId, err: error },
+        'peer advertised an unusable address; ignoring it',
+      );
+    }
+  }
+
+  #onInboundClosed(connection: InboundConnection, reason: CloseReason): void {
+    this.#allInbound.delete(connection);
+    const peerId = connection.peerId;
+    if (peerId !== undefined && this.#inbound.get(peerId) === connection) {
+      this.#inbound.delete(peerId);
+      this.emit('peerDisconnected', peerId, 'inbound');
+    }
+    if (reason === undefined || this.#closed) {
+      this.#logger.debug(
+        { peer: connection.claimedId, remote: connection.framed.remote },
+        'inbound connection closed',
+      );
+      return;
+    }
+    this.#rejected(reason.code, 'inbound', connection.framed.remote, connection.claimedId, reason.message);
+  }
+
+  #createLink(peerId: NodeId, address: HostPort): PeerLink {
+    return new PeerLink(peerId, address, {
+      config: this.#config!,
+      random: this.#random,
+      reconnectMinMs: this.#resolved.reconnectMinMs,
+      reconnectMaxMs: this.#resolved.reconnectMaxMs,
+      maxPeerSendBufferBytes: this.#resolved.maxPeerSendBufferBytes,
+      coalesceWriteBytes: this.#resolved.coalesceWriteBytes,
+      dial: (to) => this.#dial(to),
+      onOpen: (link) => {
+        this.#logger.info({ peer: link.peerId }, 'outbound connection authenticated');
+        this.emit('peerConnected', link.peerId, 'outbound');
+      },
+      onClosed: (link, reason, wasOpen, failures) => {
+        if (wasOpen) this.emit('peerDisconnected', link.peerId, 'outbound');
+        const remote = formatAddress(link.address.host, link.address.port);
+        if (reason === undefined || this.#closed) {
+          this.#logger.debug({ peer: link.peerId, remote }, 'outbound connection closed');
+        } else if (PROTOCOL_CODES.has(reason.code) || failures === 0) {
+          this.#rejected(reason.code, 'outbound', remote, link.peerId, reason.message);
+        } else {
+          // A peer that stays down would otherwise log every retry; the first failure was logged.
+          this.#logger.debug({ code: reason.code, peer: link.peerId, remote, failures }, reason.message);
+        }
+      },
+    });
+  }
+
+  #dial(to: HostPort): { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' } {
+    const tlsOptions = this.#options.tls;
+    let socket: net.Socket;
+    if (tlsOptions === undefined) {
+      socket = net.connect({ host: to.host, port: to.port });
+    } else {
+      socket = tls.connect({
+        host: to.host,
+        port: to.port,
+        key: tlsOptions.key,
+        cert: tlsOptions.cert,
+        ...(tlsOptions.ca === undefined
+          ? {}
+          : { ca: tlsOptions.ca as string | Buffer | (string | Buffer)[] }),
+        ...(tlsOptions.servername !== undefined
+          ? { servername: tlsOptions.servername }
+          : net.isIP(to.host) === 0
+            ? { servername: to.host }
+            : {}),
+      });
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, TcpDefaults.keepAliveMs);
+    return { socket, readyEvent: tlsOptions === undefined ? 'connect' : 'secureConnect' };
+  }
+
+  #deliver(from: NodeId, message: unknown, frameBytes: number): void {
+    this.#counters.msgsReceived++;
+    this.#counters.bytesReceived += frameBytes;
+    const handler = this.#handler;
+    if (handler === undefined) return;
+    try {
+      handler(from, message);
+    } catch (error) {
+      // A throwing handler is a bug in the caller; it must not take the connection (or process) down.
+      this.#logger.error(
+        { code: TransportErrorCode.HandlerFailed, peer: from, err: error },
+        'message handler threw',
+      );
+    }
+  }
+
+  #sendToSelf(message: unknown): void {
+    // Same semantics as a remote peer: a copy (through the codec), delivered asynchronously.
+    const payload = encode(message);
+    setImmediate(() => {
+      if (!this.#closed) this.#deliver(this.localId, decode(payload), payload.length);
+    });
+  }
+
+  #drop(code: string, peerId: NodeId, message: string): void {
+    this.#counters.msgsDropped++;
+    this.#logger.debug({ code, peer: peerId }, message);
+  }
+
+  #rejected(
+    code: string,
+    direction: ConnectionDirection,
+    remote: string,
+    peerId: NodeId | undefined,
+    message: string,
+  ): void {
+    if (code === TransportErrorCode.AuthFailed) this.#counters.authFailures++;
+    else if (PROTOCOL_CODES.has(code)) this.#counters.protocolErrors++;
+    const level = PROTOCOL_CODES.has(code) || code === TransportErrorCode.TlsFailed ? 'warn' : 'info';
+    this.#logger[level]({ code, direction, remote, peer: peerId }, `connection closed: ${message}`);
+    this.emit(
+      'connectionRejected',
+      peerId === undefined ? { code, direction, remote } : { code, direction, remote, peerId },
+    );
+  }
+}
+
+function remoteOf(socket: net.Socket): string {
+  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+}
