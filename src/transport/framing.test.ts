@@ -56,11 +56,15 @@ test('frame decoder rejects an oversized or zero length prefix before buffering 
   const header = Buffer.alloc(4);
   header.writeUInt32BE(101);
   assert.throws(
-    () => decoder.feed(header.subarray(0, 4), () => assert.fail('no frame expected')),
+    () => {
+      decoder.feed(header.subarray(0, 4), () => assert.fail('no frame expected'));
+    },
     (e) => hasCode(e, TransportErrorCode.FrameTooLarge),
   );
   assert.throws(
-    () => new FrameDecoder(100).feed(Buffer.alloc(4), () => assert.fail('no frame expected')),
+    () => {
+      new FrameDecoder(100).feed(Buffer.alloc(4), () => assert.fail('no frame expected'));
+    },
     (e) => hasCode(e, TransportErrorCode.BadFrame),
   );
   // Exactly at the limit is fine.
