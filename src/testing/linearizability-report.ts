@@ -43,8 +43,8 @@ export function buildCounterexample<State, Input, Output>(
   const blocked = remaining.filter((op) => op.call <= firstReturn).sort((a, b) => a.call - b.call);
   const stateAfter = describeState(model, state);
   const text = [
-    `not linearizable: key ${JSON.stringify(key)} (${operations.length} operations)`,
-    `longest linearizable prefix (${linearized.length} operations), leaving state ${stateAfter}:`,
+    `not linearizable: key ${JSON.stringify(key)} (${plural(operations.length, 'operation')})`,
+    `longest linearizable prefix (${plural(linearized.length, 'operation')}), leaving state ${stateAfter}:`,
     ...linearized.map((op, i) => `  ${i + 1}. ${describeLine(model, op)}`),
     'none of these can come next:',
     ...blocked.map((op) => `  - ${describeLine(model, op)}: impossible in state ${stateAfter}`),
@@ -64,4 +64,8 @@ export function describeLine<State, Input, Output>(
       : `[${op.call}..${op.return === Infinity ? '∞' : op.return}]`;
   const timedOut = op.output === Indeterminate ? ' (timed out)' : '';
   return `client ${op.clientId} ${what}${timedOut} ${when}`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
