@@ -1,0 +1,26 @@
+/**
+ * skein/placement: which node owns a key. Four strategies behind one {@link Placement} interface:
+ *
+ * - {@link HashRing}: consistent hashing on a ring of virtual points (the default choice);
+ * - {@link Rendezvous}: highest-random-weight hashing, exact shares, O(nodes) per lookup;
+ * - {@link JumpPlacement}: jump consistent hash for numbered buckets that only grow or shrink at the end;
+ * - {@link BoundedLoadPlacement}: a ring whose nodes never exceed c × their fair share.
+ *
+ * Every owner is a pure function of the member list and the options, computed with XXH32
+ * ({@link xxh32}), so processes in any language that follow docs/placement.md agree on it.
+ * @packageDocumentation
+ */
+export type { Placement, PlacementKey, NodeSpec } from './types.ts';
+export { PlacementErrorCode } from './errors.ts';
+export { HashRing, DEFAULT_POINTS_PER_NODE, type HashRingOptions } from './ring.ts';
+export { Rendezvous, type RendezvousOptions } from './rendezvous.ts';
+export { JumpPlacement, type JumpPlacementOptions } from './jump-placement.ts';
+export {
+  BoundedLoadPlacement,
+  DEFAULT_LOAD_FACTOR,
+  DEFAULT_PARTITIONS,
+  type BoundedLoadOptions,
+} from './bounded-load.ts';
+export { MAX_RING_NODES } from './ring-table.ts';
+export { xxh32, xxh32String } from './hash.ts';
+export { jumpHash } from './jump.ts';
