@@ -39,6 +39,7 @@ export class OutboundConnection {
   #transcript: Transcript | undefined;
   readonly #config: ConnectionConfig;
   readonly #events: OutboundEvents;
+  #closedByUs = false;
 
   /** `readyEvent` is 'connect' for TCP and 'secureConnect' for TLS. */
   constructor(
@@ -56,7 +57,7 @@ export class OutboundConnection {
         this.#onFrame(payload);
       },
       onClose: (reason) => {
-        events.onClosed(this, reason);
+        events.onClosed(this, reason ?? this.#closedEarlyReason());
       },
     });
     this.framed.setDeadline(
@@ -88,7 +89,18 @@ export class OutboundConnection {
   }
 
   close(reason: CloseReason): void {
+    this.#closedByUs = true;
     this.framed.close(reason);
+  }
+
+  /** A peer that hangs up mid-handshake without a REJECT is worth a reason in the log. */
+  #closedEarlyReason(): CloseReason {
+    if (this.#closedByUs || this.#phase === 'open') return undefined;
+    return new SkeinError(
+      TransportErrorCode.ConnectFailed,
+      `"${this.peerId}" closed the connection during the handshake ` +
+        '(not a skein port? TLS on one side only? peer shutting down?)',
+    );
   }
 
   #onFrame(payload: Buffer): void {

@@ -71,6 +71,9 @@ const PROTOCOL_CODES: ReadonlySet<string> = new Set([
   TransportErrorCode.DecodeFailed,
 ]);
 
+/** At most one SKEIN_SEND_BUFFER_FULL line per peer per this interval. */
+const OVERFLOW_LOG_INTERVAL_MS = 10_000;
+
 /**
  * Start a TCP (optionally TLS) transport listening on `options.listen`. Resolves once listening.
  *
@@ -107,8 +110,8 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     authFailures: 0,
     protocolErrors: 0,
   };
-  /** Peers whose send buffer is currently overflowing, so a drop storm logs once, not per message. */
-  readonly #overflowing = new Set<NodeId>();
+  /** When each peer's last SKEIN_SEND_BUFFER_FULL line was logged: a drop storm logs once per interval. */
+  readonly #overflowLoggedAtMs = new Map<NodeId, number>();
 
   /** Use {@link createTcpTransport}; the constructor does not listen. */
   constructor(options: TcpTransportOptions) {
@@ -173,15 +176,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
       );
       return;
     }
-    if (link.enqueue(payload)) {
-      this.#overflowing.delete(to);
-    } else if (!this.#overflowing.has(to)) {
-      this.#overflowing.add(to);
-      this.#logger.warn(
-        { code: TransportErrorCode.SendBufferFull, peer: to, bufferedBytes: link.bufferedBytes },
-        'send buffer full: dropping messages to this peer until it drains (peer slow or unreachable)',
-      );
-    }
+    if (!link.enqueue(payload)) this.#logOverflow(link);
   }
 
   setHandler(handler: MessageHandler): void {
@@ -200,7 +195,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     this.#links.get(id)?.close();
     this.#links.delete(id);
     this.#inbound.get(id)?.close(undefined);
-    this.#overflowing.delete(id);
+    this.#overflowLoggedAtMs.delete(id);
   }
 
   async close(): Promise<void> {
@@ -430,6 +425,22 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     setImmediate(() => {
       if (!this.#closed) this.#deliver(this.localId, decode(payload), payload.length);
     });
+  }
+
+  #logOverflow(link: PeerLink): void {
+    const nowMs = performance.now();
+    const lastMs = this.#overflowLoggedAtMs.get(link.peerId);
+    if (lastMs !== undefined && nowMs - lastMs < OVERFLOW_LOG_INTERVAL_MS) return;
+    this.#overflowLoggedAtMs.set(link.peerId, nowMs);
+    this.#logger.warn(
+      {
+        code: TransportErrorCode.SendBufferFull,
+        peer: link.peerId,
+        bufferedBytes: link.bufferedBytes,
+        msgsDropped: link.counters.msgsDropped,
+      },
+      'send buffer full: dropping messages to this peer (it is slow or unreachable); see maxPeerSendBufferBytes',
+    );
   }
 
   #drop(code: string, peerId: NodeId, message: string): void {
