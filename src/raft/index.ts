@@ -1,0 +1,20 @@
+/**
+ * skein/raft: Raft consensus — a pure, deterministic core (`RaftCore`) and a driver (`RaftNode`)
+ * that binds it to a clock, a transport, storage and your processors.
+ * @packageDocumentation
+ */
+export { RaftNode, type RaftNodeOptions, type RaftNodeEvents, type Processor } from './node.ts';
+export { RaftCore, type Ready, type RaftStatus, type ProposeResult, type RaftInitialState } from './raft.ts';
+export type { RaftCoreOptions } from './config.ts';
+export { RaftErrorCode } from './errors.ts';
+export {
+  EntryKind,
+  Role,
+  type Entry,
+  type ClusterConfig,
+  type ConfigChange,
+  type HardState,
+  type RaftMessage,
+  type ReadState,
+  type NodeId,
+} from './types.ts';

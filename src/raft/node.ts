@@ -1,0 +1,775 @@
+import { EventEmitter } from 'node:events';
+import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
+import { SkeinError } from '../core/errors.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import { Random } from '../core/random.ts';
+import { MemoryStorage } from '../storage/memory-storage.ts';
+import type { RaftStorage, RecoveredState } from '../storage/types.ts';
+import type { Transport } from '../transport/types.ts';
+import type { RaftCoreOptions } from './config.ts';
+import { RaftErrorCode, raftError } from './errors.ts';
+import { allVoters, isJoint, isMember } from './quorum.ts';
+import { RaftCore, type RaftStatus, type Ready } from './raft.ts';
+import {
+  EntryKind,
+  type ClusterConfig,
+  type ConfigChange,
+  type Entry,
+  type NodeId,
+  type RaftMessage,
+} from './types.ts';
+import { AdminRpc, type AdminOp } from './admin-rpc.ts';
+
+/** A user function that applies one committed command. It must be deterministic and synchronous. */
+export type Processor = (params: unknown) => unknown;
+
+/** Options for {@link RaftNode.create}. */
+export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' | 'appliedIndex'> {
+  /** This node's id; never reused for a different history within a cluster. */
+  readonly id: NodeId;
+  /** Where this node listens for peers ("host:port"); recorded in the configuration. */
+  readonly address: string;
+  /**
+   * The initial voters (including this node) of a brand-new cluster, id → address. Omit to start
+   * detached and call `solo()` or be attached by a member. Ignored when storage holds state.
+   */
+  readonly peers?: Readonly<Record<NodeId, string>>;
+  /** Identity of a bootstrapped cluster; every initial member must use the same. Default derived from `peers`. */
+  readonly clusterId?: string;
+  /** Action name → function applying it. */
+  readonly processors: Readonly<Record<string, Processor>>;
+  readonly transport: Transport;
+  /** Default: in-memory (lost when the process exits). */
+  readonly storage?: RaftStorage;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly logger?: Logger;
+  /** Milliseconds per core tick. Default 100 (so elections time out after 1–2 s by default). */
+  readonly tickIntervalMs?: number;
+  /** How long `enqueue`, `read` and membership calls wait before SKEIN_TIMEOUT. Default 5000. */
+  readonly requestTimeoutMs?: number;
+  /** Commands waiting for their entry to apply on this node. Default 100000. */
+  readonly maxPendingRequests?: number;
+  /**
+   * How the driver batches inputs before processing them. Default `setImmediate`, which
+   * coalesces a burst of messages into one disk write; the simulator passes a virtual timer.
+   */
+  readonly defer?: (fn: () => void) => void;
+}
+
+/** Events emitted by a RaftNode. */
+export interface RaftNodeEvents {
+  role: [role: RaftStatus['role'], term: number];
+  leader: [leaderId: NodeId | null, term: number];
+  configuration: [config: ClusterConfig];
+  applied: [entry: Entry, result: unknown];
+  'apply-error': [entry: Entry, error: unknown];
+  error: [error: unknown];
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+  timer: TimerHandle;
+}
+
+interface Waiter {
+  check(): boolean;
+  resolve(): void;
+  reject(error: unknown): void;
+  timer: TimerHandle;
+}
+
+/** The data of a command entry. Short keys: every entry crosses the wire and the disk. */
+interface CommandData {
+  /** Request id (`<node>:<seq>`), so the proposing node can match the applied entry. */
+  readonly r: string;
+  /** Action name. */
+  readonly a: string;
+  /** Parameters. */
+  readonly p: unknown;
+}
+
+/**
+ * A Raft member: the pure {@link RaftCore} bound to a clock, a transport, storage and the user's
+ * processors. Every input is processed in order on the event loop; each batch of work is persisted
+ * (one storage write per batch), then sent, then applied.
+ */
+export class RaftNode extends EventEmitter<RaftNodeEvents> {
+  readonly id: NodeId;
+  readonly address: string;
+  readonly #core: RaftCore;
+  readonly #clock: Clock;
+  readonly #transport: Transport;
+  readonly #storage: RaftStorage;
+  readonly #processors: Readonly<Record<string, Processor>>;
+  readonly #logger: Logger;
+  readonly #tickIntervalMs: number;
+  readonly #requestTimeoutMs: number;
+  readonly #maxPendingRequests: number;
+  readonly #defer: (fn: () => void) => void;
+  readonly #admin: AdminRpc;
+
+  readonly #pending = new Map<string, Pending>();
+  readonly #reads = new Map<number, { run: () => void; reject: (e: unknown) => void }>();
+  /** Reads waiting for the node to apply up to their read index. */
+  #readsAwaitingApply: { index: number; run: () => void }[] = [];
+  /** Local reads queued for the next ReadIndex round (batching). */
+  #queuedReads: { run: () => void; reject: (e: unknown) => void }[] = [];
+  #readRoundInFlight = false;
+  #nextRequestSeq = 1;
+  #nextReadId = 1;
+  readonly #incarnation: string;
+  #waiters: Waiter[] = [];
+
+  #tickTimer: TimerHandle | null = null;
+  #driveScheduled = false;
+  #persisting = false;
+  #stopped = false;
+  #lastRole: RaftStatus['role'];
+  #lastLeader: NodeId | null;
+  #lastConfig: ClusterConfig;
+
+  private constructor(options: RaftNodeOptions, core: RaftCore, storage: RaftStorage, random: Random) {
+    super();
+    this.id = options.id;
+    this.address = options.address;
+    this.#core = core;
+    this.#clock = options.clock ?? new RealClock();
+    this.#transport = options.transport;
+    this.#storage = storage;
+    this.#processors = options.processors;
+    this.#logger = (options.logger ?? silentLogger).child({ node: options.id });
+    this.#tickIntervalMs = options.tickIntervalMs ?? 100;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.#maxPendingRequests = options.maxPendingRequests ?? 100_000;
+    this.#defer = options.defer ?? setImmediate;
+    this.#incarnation = random.nextUint32().toString(36);
+    this.#lastRole = core.role;
+    this.#lastLeader = core.leaderId;
+    this.#lastConfig = core.config;
+    this.#admin = new AdminRpc({
+      localId: options.id,
+      clock: this.#clock,
+      send: (to, message) => {
+        this.#transport.send(to, message);
+      },
+      execute: (op) => this.#executeAdmin(op),
+      timeoutMs: this.#requestTimeoutMs,
+    });
+  }
+
+  /** Create a node, recover its state from storage, and start ticking. */
+  static async create(options: RaftNodeOptions): Promise<RaftNode> {
+    const storage = options.storage ?? new MemoryStorage();
+    return RaftNode.#fromRecovered(options, storage, await storage.load());
+  }
+
+  /**
+   * Create a node from storage that loads synchronously (memory, the simulator's disk). The
+   * simulator uses this so that a restart happens at one instant of virtual time.
+   */
+  static createSync(options: RaftNodeOptions): RaftNode {
+    const storage = options.storage ?? new MemoryStorage();
+    const recovered = storage.load();
+    if (recovered instanceof Promise)
+      throw new TypeError('createSync needs storage whose load() is synchronous');
+    return RaftNode.#fromRecovered(options, storage, recovered);
+  }
+
+  static #fromRecovered(options: RaftNodeOptions, storage: RaftStorage, recovered: RecoveredState): RaftNode {
+    const random = options.random ?? Random.fromEntropy();
+    const core = new RaftCore(
+      { ...options, random },
+      {
+        hardState: recovered.hardState,
+        entries: recovered.entries,
+        ...(recovered.snapshot ? { snapshot: recovered.snapshot } : {}),
+      },
+    );
+    if (core.log.lastIndex === 0 && core.term === 0 && options.peers !== undefined) {
+      const ids = Object.keys(options.peers).sort();
+      if (!ids.includes(options.id)) {
+        throw new SkeinError(
+          'SKEIN_INVALID_CONFIG',
+          `peers must include this node (${options.id}); got ${ids.join(', ')}`,
+        );
+      }
+      core.bootstrap(options.peers, options.clusterId ?? `initial:${ids.join(',')}`);
+    }
+    const node = new RaftNode(options, core, storage, random);
+    node.#start();
+    return node;
+  }
+
+  #start(): void {
+    for (const [id, address] of Object.entries(this.#core.config.voters))
+      this.#transport.setPeerAddress(id, address);
+    for (const [id, address] of Object.entries(this.#core.config.learners))
+      this.#transport.setPeerAddress(id, address);
+    this.#transport.setHandler((from, message) => {
+      this.#onMessage(from, message);
+    });
+    this.#scheduleTick();
+    this.#scheduleDrive();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Public API
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * Replicate a command and resolve with its processor's result once it has been committed and
+   * applied on this node. Callable on any member: followers forward to the leader.
+   */
+  enqueue(action: string, params: unknown): Promise<unknown> {
+    if (this.#stopped) return Promise.reject(raftError(RaftErrorCode.Stopped, 'cannot enqueue'));
+    if (!Object.hasOwn(this.#processors, action)) {
+      return Promise.reject(raftError(RaftErrorCode.UnknownAction, `no processor for action "${action}"`));
+    }
+    if (this.#pending.size >= this.#maxPendingRequests) {
+      return Promise.reject(
+        raftError(RaftErrorCode.Overloaded, `${this.#pending.size} commands already pending`),
+      );
+    }
+    const requestId = `${this.id}:${this.#incarnation}:${this.#nextRequestSeq++}`;
+    const data: CommandData = { r: requestId, a: action, p: params };
+    const result = this.#core.propose([{ kind: EntryKind.Normal, data }]);
+    if (!result.ok) return Promise.reject(result.error);
+    this.#scheduleDrive();
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(
+          raftError(
+            RaftErrorCode.Timeout,
+            `command ${action} not applied within ${this.#requestTimeoutMs} ms`,
+          ),
+        );
+      }, this.#requestTimeoutMs);
+      this.#pending.set(requestId, { resolve, reject, timer });
+    });
+  }
+
+  /**
+   * Run `fn` against the state machine after a linearizable read barrier (ReadIndex): it sees
+   * every command committed before `read` was called. Works on followers too.
+   */
+  read<T>(fn: () => T): Promise<T> {
+    if (this.#stopped) return Promise.reject(raftError(RaftErrorCode.Stopped, 'cannot read'));
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        reject(raftError(RaftErrorCode.Timeout, `read not served within ${this.#requestTimeoutMs} ms`));
+      }, this.#requestTimeoutMs);
+      const run = (): void => {
+        this.#clock.clearTimeout(timer);
+        try {
+          resolve(fn());
+        } catch (error) {
+          reject(error instanceof Error ? error : new Error(String(error)));
+        }
+      };
+      const fail = (error: unknown): void => {
+        this.#clock.clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      this.#queuedReads.push({ run, reject: fail });
+      this.#startReadRound();
+    });
+  }
+
+  /** Make this node the only member of a new cluster (UNSAFE when others may still hold a quorum). */
+  solo(): Promise<void> {
+    this.#core.solo(this.address);
+    this.#scheduleDrive();
+    return this.#waitUntil(() => this.#core.status().appliedIndex >= this.#core.log.commitIndex);
+  }
+
+  /**
+   * Add nodes (id → address): first as learners, then, once they have caught up, as voters —
+   * both steps by joint consensus. Runs on the leader; a follower forwards the call.
+   */
+  attachNodes(nodes: Readonly<Record<NodeId, string>>): Promise<void> {
+    return this.#admin.run(this.#leaderForAdmin(), { op: 'attach', nodes });
+  }
+
+  /** Remove nodes by id in one joint-consensus change. Runs on the leader. */
+  detachNodes(ids: readonly NodeId[]): Promise<void> {
+    return this.#admin.run(this.#leaderForAdmin(), { op: 'detach', ids: [...ids] });
+  }
+
+  /** Add nodes as learners only (they replicate but do not vote). */
+  addLearners(nodes: Readonly<Record<NodeId, string>>): Promise<void> {
+    return this.#admin.run(this.#leaderForAdmin(), { op: 'add-learners', nodes });
+  }
+
+  /** Promote caught-up learners to voters. */
+  promoteLearners(ids: readonly NodeId[]): Promise<void> {
+    return this.#admin.run(this.#leaderForAdmin(), { op: 'promote', ids: [...ids] });
+  }
+
+  /** Remove this node from its cluster. A sole voter simply leaves. */
+  async detach(): Promise<void> {
+    const voters = allVoters(this.#core.config);
+    if (voters.length === 1 && voters[0] === this.id) {
+      const error = this.#core.leaveSolo();
+      if (error !== null) throw error;
+      this.#scheduleDrive();
+      await this.#waitUntil(() => this.#core.status().appliedIndex >= this.#core.log.commitIndex);
+      return;
+    }
+    await this.detachNodes([this.id]);
+  }
+
+  /** Wipe a detached node's log, term, vote and configuration so it can join another cluster. */
+  async reset(): Promise<void> {
+    const error = this.#core.reset();
+    if (error !== null) throw error;
+    this.#failAllPending(raftError(RaftErrorCode.Stopped, 'the node was reset'));
+    this.#scheduleDrive();
+    await this.#waitUntil(() => !this.#persisting && !this.#core.hasReady());
+  }
+
+  /** Hand leadership to `target`. Resolves once `target` leads. Runs on the leader. */
+  transferLeadership(target: NodeId): Promise<void> {
+    return this.#admin.run(this.#leaderForAdmin(), { op: 'transfer', target });
+  }
+
+  /** Start an election now (useful for operators and tests). */
+  campaign(): void {
+    this.#core.campaign();
+    this.#scheduleDrive();
+  }
+
+  status(): RaftStatus {
+    return this.#core.status();
+  }
+
+  /** The underlying core, for invariant checkers and diagnostics. Do not mutate it. */
+  get core(): RaftCore {
+    return this.#core;
+  }
+
+  /** True once stop() was called. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Stop ticking and processing; pending requests reject with SKEIN_STOPPED. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#tickTimer !== null) this.#clock.clearTimeout(this.#tickTimer);
+    this.#failAllPending(raftError(RaftErrorCode.Stopped, 'node stopped'));
+    this.#admin.close();
+    await this.#transport.close();
+    await this.#storage.close();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Admin operations (run on the leader)
+  // ---------------------------------------------------------------------------------------------
+
+  #leaderForAdmin(): NodeId | null {
+    return this.#core.leaderId;
+  }
+
+  async #executeAdmin(op: AdminOp): Promise<void> {
+    if (this.#core.role !== 'leader') throw raftError(RaftErrorCode.NotLeader, `cannot run ${op.op}`);
+    const config = this.#core.config;
+    switch (op.op) {
+      case 'attach': {
+        const ids = Object.keys(op.nodes);
+        const existing = ids.filter((id) => isMember(config, id));
+        if (existing.length > 0) {
+          throw raftError(RaftErrorCode.AlreadyMember, `already member(s): ${existing.join(', ')}`);
+        }
+        await this.#changeConfig({ ...config.voters }, { ...config.learners, ...op.nodes });
+        await this.#waitUntil(() =>
+          ids.every((id) => {
+            const pr = this.#core.progressOf(id);
+            return pr !== undefined && pr.match >= this.#core.log.commitIndex;
+          }),
+        );
+        const now = this.#core.config;
+        await this.#changeConfig({ ...now.voters, ...op.nodes }, without(now.learners, ids));
+        return;
+      }
+      case 'add-learners': {
+        const existing = Object.keys(op.nodes).filter((id) => isMember(config, id));
+        if (existing.length > 0) {
+          throw raftError(RaftErrorCode.AlreadyMember, `already member(s): ${existing.join(', ')}`);
+        }
+        await this.#changeConfig({ ...config.voters }, { ...config.learners, ...op.nodes });
+        return;
+      }
+      case 'promote': {
+        const voters = { ...config.voters };
+        for (const id of op.ids) {
+          const address = config.learners[id];
+          if (address === undefined)
+            throw raftError(RaftErrorCode.InvalidConfigChange, `${id} is not a learner`);
+          voters[id] = address;
+        }
+        await this.#changeConfig(voters, without(config.learners, op.ids));
+        return;
+      }
+      case 'detach': {
+        const missing = op.ids.filter((id) => !isMember(config, id));
+        if (missing.length > 0)
+          throw raftError(RaftErrorCode.InvalidConfigChange, `not member(s): ${missing.join(', ')}`);
+        await this.#changeConfig(without(config.voters, op.ids), without(config.learners, op.ids));
+        return;
+      }
+      case 'transfer': {
+        const error = this.#core.transferLeadership(op.target);
+        if (error !== null) throw error;
+        this.#scheduleDrive();
+        await this.#waitUntil(
+          () => this.#core.leaderId === op.target || this.#leaderKnownElsewhere(op.target),
+        );
+        return;
+      }
+    }
+  }
+
+  #leaderKnownElsewhere(target: NodeId): boolean {
+    return this.#core.leaderId === target;
+  }
+
+  /** Propose a joint-consensus change and wait until it (and the automatic leave-joint) applied. */
+  async #changeConfig(voters: Record<NodeId, string>, learners: Record<NodeId, string>): Promise<void> {
+    for (const [id, address] of [...Object.entries(voters), ...Object.entries(learners)]) {
+      this.#transport.setPeerAddress(id, address);
+    }
+    const change: ConfigChange = { type: 'enter-joint', voters, learners };
+    const result = this.#core.propose([{ kind: EntryKind.Config, data: change }]);
+    if (!result.ok) throw result.error;
+    if (!('firstIndex' in result)) throw raftError(RaftErrorCode.NotLeader, 'membership change');
+    const index = result.firstIndex;
+    this.#scheduleDrive();
+    await this.#waitUntil(() => {
+      if (this.#core.log.term(index) !== result.term)
+        throw raftError(RaftErrorCode.NoLeader, 'membership change lost with leadership');
+      return this.#core.log.appliedIndex >= index && !isJoint(this.#core.config);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Event loop
+  // ---------------------------------------------------------------------------------------------
+
+  #scheduleTick(): void {
+    this.#tickTimer = this.#clock.setTimeout(() => {
+      if (this.#stopped) return;
+      this.#core.tick();
+      this.#scheduleTick();
+      this.#drive();
+    }, this.#tickIntervalMs);
+  }
+
+  #onMessage(from: NodeId, message: unknown): void {
+    if (this.#stopped || typeof message !== 'object' || message === null) return;
+    const m = message as { type?: unknown; from?: unknown };
+    if (typeof m.type !== 'string' || m.from !== from) {
+      this.#logger.warn({ from, code: 'SKEIN_BAD_MESSAGE' }, 'dropped a malformed raft message');
+      return;
+    }
+    if (this.#admin.handles(m.type)) {
+      this.#admin.receive(from, message);
+      return;
+    }
+    if (!isRaftMessage(message)) {
+      this.#logger.warn(
+        { from, type: m.type, code: 'SKEIN_BAD_MESSAGE' },
+        'dropped a malformed raft message',
+      );
+      return;
+    }
+    this.#core.step(message);
+    this.#scheduleDrive();
+  }
+
+  #scheduleDrive(): void {
+    if (this.#driveScheduled || this.#stopped) return;
+    this.#driveScheduled = true;
+    this.#defer(() => {
+      this.#driveScheduled = false;
+      this.#drive();
+    });
+  }
+
+  /** Process Ready batches until there is nothing left or a storage write is in flight. */
+  #drive(): void {
+    while (!this.#persisting && !this.#stopped && this.#core.hasReady()) {
+      const ready = this.#core.ready();
+      this.#sendAll(ready.messagesNow);
+      let written: void | Promise<void>;
+      try {
+        written = this.#storage.persist(ready);
+      } catch (error) {
+        this.#fatal(error);
+        return;
+      }
+      if (written instanceof Promise) {
+        this.#persisting = true;
+        written.then(
+          () => {
+            this.#persisting = false;
+            this.#afterPersist(ready);
+            this.#drive();
+          },
+          (error: unknown) => {
+            this.#fatal(error);
+          },
+        );
+        return;
+      }
+      this.#afterPersist(ready);
+    }
+  }
+
+  #afterPersist(ready: Ready): void {
+    if (this.#stopped) return;
+    this.#sendAll(ready.messagesAfterPersist);
+    for (const entry of ready.committedEntries) this.#apply(entry);
+    this.#core.advance(ready);
+    for (const rs of ready.readStates) this.#onReadState(rs.requestId, rs.index);
+    this.#releaseReads();
+    this.#emitChanges();
+    this.#checkWaiters();
+  }
+
+  #sendAll(messages: readonly RaftMessage[]): void {
+    for (const m of messages) this.#transport.send(m.to, m);
+  }
+
+  #apply(entry: Entry): void {
+    if (entry.kind !== EntryKind.Normal) return;
+    const data = entry.data as CommandData;
+    const pending = this.#pending.get(data.r);
+    const processor = Object.hasOwn(this.#processors, data.a) ? this.#processors[data.a] : undefined;
+    let result: unknown;
+    let failure: unknown = null;
+    if (processor === undefined) {
+      failure = raftError(
+        RaftErrorCode.UnknownAction,
+        `no processor for action "${data.a}" at index ${entry.index}`,
+      );
+    } else {
+      try {
+        result = processor(data.p);
+      } catch (error) {
+        failure = raftError(
+          RaftErrorCode.ProcessorFailed,
+          `processor "${data.a}" threw at index ${entry.index}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    if (failure !== null) this.emit('apply-error', entry, failure);
+    else this.emit('applied', entry, result);
+    if (pending !== undefined) {
+      this.#pending.delete(data.r);
+      this.#clock.clearTimeout(pending.timer);
+      if (failure !== null) pending.reject(failure);
+      else pending.resolve(result);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads
+  // ---------------------------------------------------------------------------------------------
+
+  /** One ReadIndex round at a time; reads that arrive meanwhile share the next round. */
+  #startReadRound(): void {
+    if (this.#readRoundInFlight || this.#queuedReads.length === 0) return;
+    const batch = this.#queuedReads;
+    this.#queuedReads = [];
+    const requestId = this.#nextReadId++;
+    this.#readRoundInFlight = true;
+    this.#reads.set(requestId, {
+      run: () => {
+        for (const r of batch) r.run();
+      },
+      reject: (e) => {
+        for (const r of batch) r.reject(e);
+      },
+    });
+    // If the round gets no answer (lost message, leader change), give up on it and move on.
+    this.#clock.setTimeout(() => {
+      const round = this.#reads.get(requestId);
+      if (round === undefined) return;
+      this.#reads.delete(requestId);
+      this.#readRoundInFlight = false;
+      round.reject(raftError(RaftErrorCode.Timeout, 'read index not confirmed'));
+      this.#startReadRound();
+    }, this.#requestTimeoutMs);
+    this.#core.readIndex(requestId);
+    this.#scheduleDrive();
+  }
+
+  #onReadState(requestId: number, index: number): void {
+    const round = this.#reads.get(requestId);
+    if (round === undefined) return;
+    this.#reads.delete(requestId);
+    this.#readRoundInFlight = false;
+    if (index < 0) {
+      round.reject(
+        this.#core.leaderId === null
+          ? raftError(RaftErrorCode.NoLeader, 'read not served')
+          : raftError(RaftErrorCode.NotLeader, 'read not served: leadership changed'),
+      );
+    } else {
+      this.#readsAwaitingApply.push({ index, run: round.run });
+    }
+    this.#startReadRound();
+  }
+
+  #releaseReads(): void {
+    if (this.#readsAwaitingApply.length === 0) return;
+    const applied = this.#core.log.appliedIndex;
+    const ready = this.#readsAwaitingApply.filter((r) => r.index <= applied);
+    if (ready.length === 0) return;
+    this.#readsAwaitingApply = this.#readsAwaitingApply.filter((r) => r.index > applied);
+    for (const r of ready) r.run();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Helpers
+  // ---------------------------------------------------------------------------------------------
+
+  #emitChanges(): void {
+    const { role, term, leaderId, config } = this.#core;
+    if (role !== this.#lastRole) {
+      this.#lastRole = role;
+      this.#logger.info({ role, term }, 'role changed');
+      this.emit('role', role, term);
+    }
+    if (leaderId !== this.#lastLeader) {
+      this.#lastLeader = leaderId;
+      this.emit('leader', leaderId, term);
+    }
+    if (config !== this.#lastConfig) {
+      this.#lastConfig = config;
+      for (const [id, address] of [...Object.entries(config.voters), ...Object.entries(config.learners)]) {
+        if (id !== this.id) this.#transport.setPeerAddress(id, address);
+      }
+      this.#logger.info({ config }, 'configuration changed');
+      this.emit('configuration', config);
+    }
+  }
+
+  #waitUntil(check: () => boolean): Promise<void> {
+    return new Promise((resolve, reject) => {
+      try {
+        if (check()) {
+          resolve();
+          return;
+        }
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      const waiter: Waiter = {
+        check,
+        resolve,
+        reject,
+        timer: this.#clock.setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(
+            raftError(RaftErrorCode.Timeout, `operation not complete within ${this.#requestTimeoutMs} ms`),
+          );
+        }, this.#requestTimeoutMs),
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #checkWaiters(): void {
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      let done: boolean;
+      try {
+        done = w.check();
+      } catch (error) {
+        this.#clock.clearTimeout(w.timer);
+        w.reject(error);
+        continue;
+      }
+      if (done) {
+        this.#clock.clearTimeout(w.timer);
+        w.resolve();
+      } else {
+        still.push(w);
+      }
+    }
+    this.#waiters = still;
+  }
+
+  #failAllPending(error: SkeinError): void {
+    for (const p of this.#pending.values()) {
+      this.#clock.clearTimeout(p.timer);
+      p.reject(error);
+    }
+    this.#pending.clear();
+    for (const r of this.#reads.values()) r.reject(error);
+    this.#reads.clear();
+    for (const r of this.#queuedReads) r.reject(error);
+    this.#queuedReads = [];
+    this.#readRoundInFlight = false;
+    for (const w of this.#waiters) {
+      this.#clock.clearTimeout(w.timer);
+      w.reject(error);
+    }
+    this.#waiters = [];
+  }
+
+  #fatal(error: unknown): void {
+    this.#logger.error({ err: error }, 'storage failed; stopping the node');
+    this.emit('error', error);
+    void this.stop();
+  }
+}
+
+/** A copy of `record` without the keys in `ids`. */
+function without(record: Readonly<Record<NodeId, string>>, ids: readonly NodeId[]): Record<NodeId, string> {
+  return Object.fromEntries(Object.entries(record).filter(([id]) => !ids.includes(id)));
+}
+
+const raftTypes = new Set([
+  'vote',
+  'pre-vote',
+  'vote-response',
+  'pre-vote-response',
+  'append',
+  'append-response',
+  'heartbeat',
+  'heartbeat-response',
+  'timeout-now',
+  'propose',
+  'read-index',
+  'read-index-response',
+]);
+
+/** Shape check at the network boundary: a peer's bug must not crash us. */
+function isRaftMessage(m: unknown): m is RaftMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const r = m as Record<string, unknown>;
+  if (typeof r['type'] !== 'string' || !raftTypes.has(r['type'])) return false;
+  if (typeof r['to'] !== 'string' || typeof r['term'] !== 'number' || typeof r['clusterId'] !== 'string') {
+    return false;
+  }
+  if (r['type'] === 'append') {
+    return (
+      Array.isArray(r['entries']) &&
+      typeof r['prevIndex'] === 'number' &&
+      typeof r['prevTerm'] === 'number' &&
+      typeof r['commit'] === 'number'
+    );
+  }
+  return true;
+}

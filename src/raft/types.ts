@@ -1,0 +1,164 @@
+import type { NodeId } from '../transport/types.ts';
+
+export type { NodeId };
+
+/** What an entry carries. `noop` is appended by every new leader; `config` changes membership. */
+export const EntryKind = { Normal: 0, Config: 1, Noop: 2 } as const;
+export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
+
+/** One replicated log entry. `data` is opaque to the core except for config entries. */
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: EntryKind;
+  readonly data: unknown;
+}
+
+/**
+ * A cluster configuration. Members are keyed by id with the address they listen on, so that
+ * every member learns how to reach new peers from the log itself.
+ *
+ * `outgoing` is non-empty only during joint consensus: decisions then need a majority of
+ * `voters` AND a majority of `outgoing`. Learners receive the log but never vote or count.
+ * `removed` remembers ids that left, so an id is never reused for a different history.
+ */
+export interface ClusterConfig {
+  readonly voters: Readonly<Record<NodeId, string>>;
+  readonly outgoing: Readonly<Record<NodeId, string>>;
+  readonly learners: Readonly<Record<NodeId, string>>;
+  readonly removed: readonly NodeId[];
+}
+
+export const emptyConfig: ClusterConfig = { voters: {}, outgoing: {}, learners: {}, removed: [] };
+
+/**
+ * The data of a config entry. `enter-joint` moves to joint consensus between the current voters
+ * (which become `outgoing`) and `voters`; `leave-joint` drops `outgoing` and is appended by the
+ * leader automatically once `enter-joint` commits. `replace` sets a configuration outright and is
+ * only used where no agreement is possible or needed: the first member of a new cluster (`solo`)
+ * and learner-only changes.
+ */
+export type ConfigChange =
+  | {
+      readonly type: 'enter-joint';
+      readonly voters: Readonly<Record<NodeId, string>>;
+      readonly learners: Readonly<Record<NodeId, string>>;
+    }
+  | { readonly type: 'leave-joint' }
+  | {
+      readonly type: 'replace';
+      readonly voters: Readonly<Record<NodeId, string>>;
+      readonly learners: Readonly<Record<NodeId, string>>;
+      readonly clusterId: string;
+    };
+
+/** State that must be durable before any message that depends on it is sent. */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+  /** Identity of the cluster this node belongs to; '' when it belongs to none. */
+  readonly clusterId: string;
+}
+
+export const Role = {
+  Follower: 'follower',
+  PreCandidate: 'pre-candidate',
+  Candidate: 'candidate',
+  Leader: 'leader',
+} as const;
+export type Role = (typeof Role)[keyof typeof Role];
+
+/** Wire messages between Raft peers. Every message carries the sender's term and cluster id. */
+export type RaftMessage =
+  | VoteRequest
+  | VoteResponse
+  | AppendRequest
+  | AppendResponse
+  | HeartbeatRequest
+  | HeartbeatResponse
+  | TimeoutNow
+  | ForwardedProposal
+  | ReadIndexRequest
+  | ReadIndexResponse;
+
+interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+  readonly clusterId: string;
+}
+
+export interface VoteRequest extends Envelope {
+  readonly type: 'vote' | 'pre-vote';
+  readonly lastIndex: number;
+  readonly lastTerm: number;
+  /** Set when the election was started by a leadership transfer: voters skip their lease check. */
+  readonly transfer: boolean;
+}
+
+export interface VoteResponse extends Envelope {
+  readonly type: 'vote-response' | 'pre-vote-response';
+  readonly granted: boolean;
+}
+
+export interface AppendRequest extends Envelope {
+  readonly type: 'append';
+  readonly prevIndex: number;
+  readonly prevTerm: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+}
+
+export interface AppendResponse extends Envelope {
+  readonly type: 'append-response';
+  readonly success: boolean;
+  /** On success: the follower's last index matching the leader. On rejection: the rejected prevIndex. */
+  readonly index: number;
+  /** On rejection: a conflict hint — an index at or below which the logs may match, and its term. */
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+export interface HeartbeatRequest extends Envelope {
+  readonly type: 'heartbeat';
+  readonly commit: number;
+  /** ReadIndex round this heartbeat confirms leadership for (0 when none). */
+  readonly readRound: number;
+  /** Sent only to move the follower's commit index forward: no response wanted. */
+  readonly commitOnly: boolean;
+}
+
+export interface HeartbeatResponse extends Envelope {
+  readonly type: 'heartbeat-response';
+  readonly readRound: number;
+}
+
+export interface TimeoutNow extends Envelope {
+  readonly type: 'timeout-now';
+}
+
+/** A follower forwards proposals to its leader. */
+export interface ForwardedProposal extends Envelope {
+  readonly type: 'propose';
+  readonly entries: readonly { readonly kind: EntryKind; readonly data: unknown }[];
+}
+
+/** A follower asks its leader for a read index (linearizable reads on followers). */
+export interface ReadIndexRequest extends Envelope {
+  readonly type: 'read-index';
+  readonly requestId: number;
+}
+
+export interface ReadIndexResponse extends Envelope {
+  readonly type: 'read-index-response';
+  readonly requestId: number;
+  /** The commit index the read must wait for, or -1 if the leader could not serve it. */
+  readonly index: number;
+}
+
+/** A linearizable read that may proceed once the node has applied up to `index`. */
+export interface ReadState {
+  readonly requestId: number;
+  readonly index: number;
+}

@@ -1,0 +1,6 @@
+/**
+ * skein/storage: where Raft state is made durable.
+ * @packageDocumentation
+ */
+export type { RaftStorage, RecoveredState, PersistBatch } from './types.ts';
+export { MemoryStorage } from './memory-storage.ts';
