@@ -27,17 +27,16 @@ export function buildCounterexample<State, Input, Output>(
   model: Model<State, Input, Output>,
   key: string,
   operations: readonly Operation<Input, Output>[],
-  longest: readonly number[],
+  linearized: readonly Operation<Input, Output>[],
 ): Counterexample<Input, Output> {
   let state = model.init();
-  const linearized = longest.map((index) => operations[index]!);
   for (const op of linearized) {
     const stepped = model.step(state, op.input, op.output);
     if (!stepped.ok) throw new Error('skein assertion failed: the longest prefix does not replay');
     state = stepped.state;
   }
-  const done = new Set(longest);
-  const remaining = operations.filter((_, index) => !done.has(index));
+  const done = new Set(linearized);
+  const remaining = operations.filter((op) => !done.has(op));
   // The earliest remaining response bounds what may come next: whatever was invoked by then.
   const firstReturn = remaining.reduce((min, op) => Math.min(min, op.return), Infinity);
   const blocked = remaining.filter((op) => op.call <= firstReturn).sort((a, b) => a.call - b.call);

@@ -12,9 +12,9 @@ export interface SearchBudget {
 /** Why a search gave up. */
 export type GiveUpReason = 'timeout' | 'cache-limit';
 
-export type SearchOutcome =
-  | { readonly result: 'ok'; readonly order: readonly number[] }
-  | { readonly result: 'illegal'; readonly longest: readonly number[] }
+export type SearchOutcome<Input, Output> =
+  | { readonly result: 'ok'; readonly order: readonly Operation<Input, Output>[] }
+  | { readonly result: 'illegal'; readonly longest: readonly Operation<Input, Output>[] }
   | { readonly result: 'unknown'; readonly reason: GiveUpReason };
 
 /** How many search steps between deadline checks (a power of two minus one, used as a mask). */
@@ -102,9 +102,11 @@ class EventList {
  */
 export function searchLinearization<State, Input, Output>(
   model: Model<State, Input, Output>,
-  operations: readonly Operation<Input, Output>[],
+  history: readonly Operation<Input, Output>[],
   budget: SearchBudget,
-): SearchOutcome {
+): SearchOutcome<Input, Output> {
+  // Indexes in invocation order keep the linearized set's window (see LinearizedSet) narrow.
+  const operations = [...history].sort((a, b) => a.call - b.call);
   const n = operations.length;
   const determinate = operations.map((op) => op.output !== Indeterminate);
   const toLinearize = determinate.filter(Boolean).length;
@@ -138,7 +140,7 @@ export function searchLinearization<State, Input, Output>(
       const op = operations[opIndex]!;
       const stepped = model.step(state, op.input, op.output);
       if (stepped.ok) {
-        linearized.add(opIndex);
+        linearized.push(opIndex);
         if (cache.add(linearized, stepped.state)) {
           stackNodes[depth] = node;
           stackStates[depth] = state;
@@ -146,7 +148,7 @@ export function searchLinearization<State, Input, Output>(
           state = stepped.state;
           list.lift(node);
           if (determinate[opIndex] === true && ++doneCount === toLinearize) {
-            return { result: 'ok', order: callNodesToOps(list, stackNodes, depth) };
+            return { result: 'ok', order: nodesToOps(list, operations, stackNodes, depth) };
           }
           if (depth > longestLength) {
             longest.set(stackNodes.subarray(syncedUpTo, depth), syncedUpTo);
@@ -156,18 +158,20 @@ export function searchLinearization<State, Input, Output>(
           node = list.next[0]!;
           continue;
         }
-        linearized.delete(opIndex);
+        linearized.pop();
       }
       node = list.next[node]!;
     } else {
       // A return event of an operation not linearized yet: undo the last choice.
-      if (depth === 0) return { result: 'illegal', longest: callNodesToOps(list, longest, longestLength) };
+      if (depth === 0) {
+        return { result: 'illegal', longest: nodesToOps(list, operations, longest, longestLength) };
+      }
       depth--;
       syncedUpTo = Math.min(syncedUpTo, depth);
       const callNode = stackNodes[depth]!;
       const undone = list.opOf[callNode]!;
       state = stackStates[depth]!;
-      linearized.delete(undone);
+      linearized.pop();
       if (determinate[undone] === true) doneCount--;
       list.unlift(callNode);
       node = list.next[callNode]!;
@@ -175,6 +179,11 @@ export function searchLinearization<State, Input, Output>(
   }
 }
 
-function callNodesToOps(list: EventList, nodes: Int32Array, length: number): number[] {
-  return Array.from(nodes.subarray(0, length), (node) => list.opOf[node]!);
+function nodesToOps<Input, Output>(
+  list: EventList,
+  operations: readonly Operation<Input, Output>[],
+  nodes: Int32Array,
+  length: number,
+): Operation<Input, Output>[] {
+  return Array.from(nodes.subarray(0, length), (node) => operations[list.opOf[node]!]!);
 }
