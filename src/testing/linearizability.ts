@@ -1,5 +1,5 @@
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
-import { Indeterminate, type Operation } from './history.ts';
+import { HistoryRecorder, Indeterminate, type Operation } from './history.ts';
 import type { Model } from './linearizability-model.ts';
 import { buildCounterexample, type Counterexample } from './linearizability-report.ts';
 import { searchLinearization, type GiveUpReason } from './linearizability-search.ts';
@@ -44,24 +44,26 @@ export interface LinearizabilityResult<Input, Output> {
 const defaultMaxCacheBytes = 512 * 1024 * 1024;
 
 /**
- * Decide whether a history of concurrent operations is linearizable with respect to `model`: is
- * there one order of the operations, consistent with real time (an operation that returned before
- * another was invoked comes first), in which the model accepts every output?
+ * Decide whether a history of concurrent operations (an array, or a {@link HistoryRecorder}) is
+ * linearizable with respect to `model`: is there one order of the operations, consistent with
+ * real time (an operation that returned before another was invoked comes first), in which the
+ * model accepts every output?
  *
  * The history is split with `model.partition` and each part is searched on its own (Wing & Gong's
  * backtracking with Lowe's memoization, as in porcupine and knossos). Indeterminate operations
  * (timed out) may take effect at any point after their invocation, or not at all.
  *
  * ```ts
- * const verdict = checkLinearizable(kvModel, history.operations(), { timeoutMs: 10_000 });
+ * const verdict = checkLinearizable(kvModel, recorder, { timeoutMs: 10_000 });
  * assert.equal(verdict.result, 'ok', verdict.counterexample?.text);
  * ```
  */
 export function checkLinearizable<State, Input, Output>(
   model: Model<State, Input, Output>,
-  history: readonly Operation<Input, Output>[],
+  recorded: readonly Operation<Input, Output>[] | HistoryRecorder<Input, Output>,
   options: CheckOptions = {},
 ): LinearizabilityResult<Input, Output> {
+  const history = recorded instanceof HistoryRecorder ? recorded.operations() : recorded;
   validate(history);
   const now = options.now ?? (() => performance.now());
   const startMs = now();
