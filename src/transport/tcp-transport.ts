@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
-import * as tls from 'node:tls';
 import { decode, encode } from '../core/codec.ts';
 import { SkeinError } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
@@ -11,53 +10,15 @@ import { TransportErrorCode } from './errors.ts';
 import type { CloseReason } from './framed-socket.ts';
 import { InboundConnection } from './inbound-connection.ts';
 import { PeerLink } from './peer-link.ts';
-import {
-  type ResolvedTcpOptions,
-  TcpDefaults,
-  type TcpTransportOptions,
-  resolveTcpOptions,
-} from './tcp-options.ts';
+import { type ResolvedTcpOptions, type TcpTransportOptions, resolveTcpOptions } from './tcp-options.ts';
+import { createListener, dial, remoteOf, tuneSocket } from './sockets.ts';
 import type { MessageHandler, NodeId, Transport } from './types.ts';
-
-export type ConnectionDirection = 'inbound' | 'outbound';
-
-/** Events a {@link TcpTransport} emits, for metrics and tests. */
-export interface TcpTransportEvents {
-  /** An authenticated connection to or from `peerId` is up. */
-  peerConnected: [peerId: NodeId, direction: ConnectionDirection];
-  /** An authenticated connection ended. */
-  peerDisconnected: [peerId: NodeId, direction: ConnectionDirection];
-  /** A connection was refused or closed for a protocol, auth or timeout reason (see `code`). */
-  connectionRejected: [
-    info: { code: string; direction: ConnectionDirection; remote: string; peerId?: NodeId },
-  ];
-}
-
-/** One peer as {@link TcpTransport.stats} reports it. */
-export interface TcpPeerStats {
-  address: string;
-  connected: boolean;
-  inboundConnected: boolean;
-  bufferedBytes: number;
-  queuedMsgs: number;
-  msgsSent: number;
-  msgsDropped: number;
-  socketWrites: number;
-  connects: number;
-}
-
-/** A snapshot of counters. `msgsSent / socketWrites` is the write-coalescing ratio. */
-export interface TcpTransportStats {
-  msgsSent: number;
-  msgsDropped: number;
-  msgsReceived: number;
-  bytesReceived: number;
-  socketWrites: number;
-  authFailures: number;
-  protocolErrors: number;
-  pendingHandshakes: number;
-  peers: Record<NodeId, TcpPeerStats>;
-}
+import type {
+  ConnectionDirection,
+  TcpPeerStats,
+  TcpTransportEvents,
+  TcpTransportStats,
+} from './tcp-events.ts';
 
 /** Codes that mean the other side misbehaved or is misconfigured (logged at warn), not a plain network failure. */
 const PROTOCOL_CODES: ReadonlySet<string> = new Set([
@@ -121,7 +82,16 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     this.localId = options.id;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'transport', node: options.id });
     this.#random = options.random ?? Random.fromEntropy();
-    this.#server = this.#createServer();
+    this.#server = createListener(
+      options.tls,
+      this.#resolved.handshakeTimeoutMs,
+      (socket) => {
+        this.#onConnection(socket);
+      },
+      (error, remote) => {
+        this.#rejected(TransportErrorCode.TlsFailed, 'inbound', remote, undefined, error.message);
+      },
+    );
   }
 
   /** The bound address "host:port" (the real port when listening on port 0). */
@@ -213,6 +183,14 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     this.#logger.info('transport closed');
   }
 
+  /**
+   * Bytes waiting to go to `peerId` (queued plus socket-buffered); 0 for an unknown peer. A sender
+   * streaming bulk data can pace itself on this instead of running into drops.
+   */
+  bufferedBytes(peerId: NodeId): number {
+    return this.#links.get(peerId)?.bufferedBytes ?? 0;
+  }
+
   stats(): TcpTransportStats {
     const peers: Record<NodeId, TcpPeerStats> = {};
     let msgsSent = 0;
@@ -245,34 +223,6 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     };
   }
 
-  #createServer(): net.Server {
-    const tlsOptions = this.#options.tls;
-    if (tlsOptions === undefined) {
-      return net.createServer((socket) => {
-        this.#onConnection(socket);
-      });
-    }
-    const server = tls.createServer(
-      {
-        key: tlsOptions.key,
-        cert: tlsOptions.cert,
-        ...(tlsOptions.ca === undefined
-          ? {}
-          : { ca: tlsOptions.ca as string | Buffer | (string | Buffer)[] }),
-        requestCert: tlsOptions.requireClientCert ?? false,
-        rejectUnauthorized: tlsOptions.requireClientCert ?? false,
-        handshakeTimeout: this.#resolved.handshakeTimeoutMs,
-      },
-      (socket) => {
-        this.#onConnection(socket);
-      },
-    );
-    server.on('tlsClientError', (error, socket) => {
-      this.#rejected(TransportErrorCode.TlsFailed, 'inbound', remoteOf(socket), undefined, error.message);
-    });
-    return server;
-  }
-
   #onConnection(socket: net.Socket): void {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
@@ -288,8 +238,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
       socket.destroy();
       return;
     }
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, TcpDefaults.keepAliveMs);
+    tuneSocket(socket);
     const connection = new InboundConnection(socket, config, {
       onAuthenticated: (c) => {
         this.#onInboundAuthenticated(c);
@@ -357,7 +306,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
       reconnectMaxMs: this.#resolved.reconnectMaxMs,
       maxPeerSendBufferBytes: this.#resolved.maxPeerSendBufferBytes,
       coalesceWriteBytes: this.#resolved.coalesceWriteBytes,
-      dial: (to) => this.#dial(to),
+      dial: (to) => dial(to, this.#options.tls),
       onOpen: (link) => {
         this.#logger.info({ peer: link.peerId }, 'outbound connection authenticated');
         this.emit('peerConnected', link.peerId, 'outbound');
@@ -375,32 +324,6 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
         }
       },
     });
-  }
-
-  #dial(to: HostPort): { socket: net.Socket; readyEvent: 'connect' | 'secureConnect' } {
-    const tlsOptions = this.#options.tls;
-    let socket: net.Socket;
-    if (tlsOptions === undefined) {
-      socket = net.connect({ host: to.host, port: to.port });
-    } else {
-      socket = tls.connect({
-        host: to.host,
-        port: to.port,
-        key: tlsOptions.key,
-        cert: tlsOptions.cert,
-        ...(tlsOptions.ca === undefined
-          ? {}
-          : { ca: tlsOptions.ca as string | Buffer | (string | Buffer)[] }),
-        ...(tlsOptions.servername !== undefined
-          ? { servername: tlsOptions.servername }
-          : net.isIP(to.host) === 0
-            ? { servername: to.host }
-            : {}),
-      });
-    }
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, TcpDefaults.keepAliveMs);
-    return { socket, readyEvent: tlsOptions === undefined ? 'connect' : 'secureConnect' };
   }
 
   #deliver(from: NodeId, message: unknown, frameBytes: number): void {
@@ -464,8 +387,4 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
       peerId === undefined ? { code, direction, remote } : { code, direction, remote, peerId },
     );
   }
-}
-
-function remoteOf(socket: net.Socket): string {
-  return `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 }
