@@ -554,6 +554,9 @@ export class RaftCore {
   #applyConfig(change: ConfigChange): void {
     const next = applyConfigChange(this.#config, change);
     if (next === null) return; // e.g. a duplicate leave-joint: nothing to do
+    // A node catching up replays configurations from before it joined: only a change that
+    // removes a current member means "you were removed".
+    const wasMember = isMember(this.#config, this.id);
     this.#config = next.config;
     if (next.clusterId !== undefined) this.#clusterId = next.clusterId;
     if (this.#role === Role.Leader) {
@@ -565,15 +568,19 @@ export class RaftCore {
         this.#broadcastAppend();
       }
     }
-    if (!isMember(this.#config, this.id)) {
+    if (wasMember && !isMember(this.#config, this.id)) {
       this.#detachLocally();
     } else if (this.#role === Role.Leader && !isVoter(this.#config, this.id)) {
       this.#stepDownForRemoval();
     }
   }
 
-  /** A leader no longer in the configuration hands over to the most up-to-date voter. */
+  /**
+   * A leader no longer in the configuration tells everyone the final commit index (so they leave
+   * the joint configuration too) and hands over to the most up-to-date voter.
+   */
   #stepDownForRemoval(): void {
+    this.#propagateCommit();
     let best: NodeId | null = null;
     let bestMatch = -1;
     for (const id of allVoters(this.#config)) {
@@ -587,10 +594,13 @@ export class RaftCore {
     this.#becomeFollower(this.#term, null);
   }
 
-  /** This node is no longer in the configuration: it leaves the cluster and stays quiet. */
+  /**
+   * This node is no longer in the configuration. It never campaigns again, but keeps its cluster
+   * id and keeps answering vote requests: voters that have not yet learned that the change
+   * committed are still in the joint configuration and may need its vote to elect a leader.
+   */
   #detachLocally(): void {
     if (this.#role === Role.Leader) this.#stepDownForRemoval();
-    this.#clusterId = '';
     this.#leaderId = null;
   }
 
@@ -762,13 +772,12 @@ export class RaftCore {
 
   /** Wipe a detached node's history so it can join another cluster. */
   reset(): SkeinError | null {
-    if (this.#clusterId !== '' || isMember(this.#config, this.id)) {
-      return raftError(RaftErrorCode.NotDetached, 'cannot reset');
-    }
+    if (isMember(this.#config, this.id)) return raftError(RaftErrorCode.NotDetached, 'cannot reset');
     this.log.clear();
     this.#term = 0;
     this.#vote = null;
     this.#config = emptyConfig;
+    this.#clusterId = '';
     this.#pendingConfigIndex = 0;
     this.#becomeFollower(0, null);
     this.#resetPending = true;

@@ -127,10 +127,12 @@ export class RaftInvariants {
         );
       }
     }
-    // Leader completeness: every committed entry of the cluster is in the leader's log.
+    // Leader completeness: every entry committed in an earlier term is in the leader's log. (A
+    // deposed leader that has not heard of its successor legitimately lacks newer entries.)
     const history = this.#committed.get(core.clusterId) ?? [''];
     let checked = state?.term === core.term ? state.checked : 0;
     for (let i = Math.max(checked + 1, log.snapshotIndex + 1); i < history.length; i++) {
+      if (Number.parseInt(history[i]!, 10) >= core.term) break;
       const e = log.entry(i);
       if (e === undefined || signature(e) !== history[i]) {
         throw new InvariantViolation(
