@@ -287,3 +287,56 @@ test('throughput self-check: 256-byte messages are coalesced into few socket wri
     await Promise.all([a.t.close(), b.t.close()]);
   }
 });
+
+test('removePeer closes both directions and later sends are dropped; setPeerAddress moves a link', async () => {
+  const a = await node('a');
+  const b = await node('b');
+  const b2 = await node('b');
+  try {
+    a.t.setPeerAddress('b', b.t.address);
+    a.t.send('b', 1);
+    await waitFor('b hears a', () => b.got.length === 1);
+    b.t.send('a', 'learned');
+    await waitFor('a hears b', () => a.got.length === 1);
+    // Move 'b' to another process listening elsewhere: the link re-dials there.
+    a.t.setPeerAddress('b', b2.t.address);
+    await waitFor('a reaches the new address', () => {
+      a.t.send('b', 'moved');
+      return b2.got.length > 0;
+    });
+    const dropped = a.t.stats().msgsDropped;
+    const bLostA = new Promise((resolve) => b2.t.once('peerDisconnected', resolve));
+    a.t.removePeer('b');
+    await bLostA;
+    a.t.send('b', 'gone');
+    assert.equal(a.t.stats().msgsDropped, dropped + 1);
+    assert.equal(a.t.stats().peers['b'], undefined);
+  } finally {
+    await Promise.all([a.t.close(), b.t.close(), b2.t.close()]);
+  }
+});
+
+test('configuration mistakes fail fast with stable codes', async () => {
+  await assert.rejects(createTcpTransport({ id: 'a', listen: LOCAL, clusterSecret: 'short' }), {
+    code: 'SKEIN_INVALID_CONFIG',
+  });
+  await assert.rejects(
+    createTcpTransport({ id: 'a', listen: LOCAL, clusterSecret: SECRET, maxFrameBytes: 0 }),
+    {
+      code: 'SKEIN_INVALID_CONFIG',
+    },
+  );
+  await assert.rejects(createTcpTransport({ id: '', listen: LOCAL, clusterSecret: SECRET }), {
+    code: 'SKEIN_INVALID_ARGUMENT',
+  });
+  const a = await node('a');
+  try {
+    for (const bad of ['localhost', 'h:0', 'h:70000', '::1:80', '']) {
+      assert.throws(() => a.t.setPeerAddress('b', bad), { code: 'SKEIN_INVALID_ARGUMENT' }, bad);
+    }
+    a.t.setPeerAddress('b', '[::1]:7000');
+    assert.equal(a.t.stats().peers['b']!.address, '[::1]:7000');
+  } finally {
+    await a.t.close();
+  }
+});
