@@ -13,7 +13,7 @@ export interface SearchBudget {
 export type GiveUpReason = 'timeout' | 'cache-limit';
 
 export type SearchOutcome<Input, Output> =
-  | { readonly result: 'ok'; readonly order: readonly Operation<Input, Output>[] }
+  | { readonly result: 'ok' }
   | { readonly result: 'illegal'; readonly longest: readonly Operation<Input, Output>[] }
   | { readonly result: 'unknown'; readonly reason: GiveUpReason };
 
@@ -110,7 +110,7 @@ export function searchLinearization<State, Input, Output>(
   const n = operations.length;
   const determinate = operations.map((op) => op.output !== Indeterminate);
   const toLinearize = determinate.filter(Boolean).length;
-  if (toLinearize === 0) return { result: 'ok', order: [] };
+  if (toLinearize === 0) return { result: 'ok' };
 
   const list = new EventList(operations);
   const linearized = new LinearizedSet(n);
@@ -147,9 +147,7 @@ export function searchLinearization<State, Input, Output>(
           depth++;
           state = stepped.state;
           list.lift(node);
-          if (determinate[opIndex] === true && ++doneCount === toLinearize) {
-            return { result: 'ok', order: nodesToOps(list, operations, stackNodes, depth) };
-          }
+          if (determinate[opIndex] === true && ++doneCount === toLinearize) return { result: 'ok' };
           if (depth > longestLength) {
             longest.set(stackNodes.subarray(syncedUpTo, depth), syncedUpTo);
             longestLength = depth;

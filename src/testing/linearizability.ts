@@ -2,7 +2,7 @@ import { CoreErrorCode, SkeinError } from '../core/errors.ts';
 import { HistoryRecorder, Indeterminate, type Operation } from './history.ts';
 import type { Model } from './linearizability-model.ts';
 import { buildCounterexample, type Counterexample } from './linearizability-report.ts';
-import { searchLinearization, type GiveUpReason } from './linearizability-search.ts';
+import { searchLinearization, type GiveUpReason, type SearchBudget } from './linearizability-search.ts';
 
 /**
  * `'ok'`: linearizable. `'illegal'`: not linearizable (see the counterexample). `'unknown'`: the
@@ -67,7 +67,7 @@ export function checkLinearizable<State, Input, Output>(
   validate(history);
   const now = options.now ?? (() => performance.now());
   const startMs = now();
-  const budget = {
+  const budget: SearchBudget = {
     deadlineMs: startMs + (options.timeoutMs ?? Infinity),
     now,
     maxCacheBytes: options.maxCacheBytes ?? defaultMaxCacheBytes,
@@ -76,36 +76,9 @@ export function checkLinearizable<State, Input, Output>(
   const partitions: PartitionResult[] = [];
   let counterexample: Counterexample<Input, Output> | undefined;
   for (const [key, part] of parts) {
-    const partStartMs = now();
-    const operations = part.filter(
-      (op) => op.output !== Indeterminate || model.readOnly?.(op.input) !== true,
-    );
-    if (partStartMs > budget.deadlineMs) {
-      partitions.push({
-        key,
-        operations: operations.length,
-        result: 'unknown',
-        reason: 'timeout',
-        elapsedMs: 0,
-      });
-      continue;
-    }
-    const outcome = searchLinearization(model, operations, budget);
-    const elapsedMs = now() - partStartMs;
-    if (outcome.result === 'unknown') {
-      partitions.push({
-        key,
-        operations: operations.length,
-        result: 'unknown',
-        reason: outcome.reason,
-        elapsedMs,
-      });
-      continue;
-    }
-    partitions.push({ key, operations: operations.length, result: outcome.result, elapsedMs });
-    if (outcome.result === 'illegal' && counterexample === undefined) {
-      counterexample = buildCounterexample(model, key, operations, outcome.longest);
-    }
+    const checked = checkPartition(model, key, part, budget);
+    partitions.push(checked.partition);
+    counterexample ??= checked.counterexample;
   }
   const result: CheckVerdict =
     counterexample !== undefined
@@ -119,13 +92,41 @@ export function checkLinearizable<State, Input, Output>(
     : { result, partitions, counterexample, elapsedMs };
 }
 
+function checkPartition<State, Input, Output>(
+  model: Model<State, Input, Output>,
+  key: string,
+  part: readonly Operation<Input, Output>[],
+  budget: SearchBudget,
+): { partition: PartitionResult; counterexample?: Counterexample<Input, Output> } {
+  // An indeterminate read constrains nothing; searching over where it might go only costs time.
+  const operations = part.filter((op) => op.output !== Indeterminate || model.readOnly?.(op.input) !== true);
+  const base = { key, operations: operations.length };
+  const startMs = budget.now();
+  if (startMs > budget.deadlineMs) {
+    return { partition: { ...base, result: 'unknown', reason: 'timeout', elapsedMs: 0 } };
+  }
+  const outcome = searchLinearization(model, operations, budget);
+  const elapsedMs = budget.now() - startMs;
+  switch (outcome.result) {
+    case 'unknown':
+      return { partition: { ...base, result: 'unknown', reason: outcome.reason, elapsedMs } };
+    case 'ok':
+      return { partition: { ...base, result: 'ok', elapsedMs } };
+    case 'illegal':
+      return {
+        partition: { ...base, result: 'illegal', elapsedMs },
+        counterexample: buildCounterexample(model, key, operations, outcome.longest),
+      };
+  }
+}
+
 /** Programmer errors in a hand-built history would otherwise show up as wrong verdicts. */
 function validate(history: readonly Operation<unknown, unknown>[]): void {
   const ids = new Set<number>();
   for (const op of history) {
     const problem = ids.has(op.id)
       ? 'a duplicate id'
-      : !(op.return >= op.call) || Number.isNaN(op.call)
+      : !(op.return >= op.call)
         ? `return (${op.return}) before call (${op.call})`
         : (op.return === Infinity) !== (op.output === Indeterminate)
           ? 'a return of Infinity but an output, or the reverse (indeterminate ones never return)'
