@@ -332,7 +332,13 @@ test('configuration mistakes fail fast with stable codes', async () => {
   const a = await node('a');
   try {
     for (const bad of ['localhost', 'h:0', 'h:70000', '::1:80', '']) {
-      assert.throws(() => a.t.setPeerAddress('b', bad), { code: 'SKEIN_INVALID_ARGUMENT' }, bad);
+      assert.throws(
+        () => {
+          a.t.setPeerAddress('b', bad);
+        },
+        { code: 'SKEIN_INVALID_ARGUMENT' },
+        bad,
+      );
     }
     a.t.setPeerAddress('b', '[::1]:7000');
     assert.equal(a.t.stats().peers['b']!.address, '[::1]:7000');
