@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerRaftCommands } from './raft-node.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -10,6 +11,7 @@ export function buildCli(): Command {
   const program = new Command('skein')
     .description('coordination for clusters of Node.js processes')
     .version(packageJson.version);
+  registerRaftCommands(program);
   return program;
 }
 

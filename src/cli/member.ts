@@ -1,0 +1,106 @@
+import type { Logger } from '../core/log.ts';
+import { RaftNode } from '../raft/node.ts';
+import type { NodeId } from '../raft/types.ts';
+import { createTcpTransport, type TcpTransport } from '../transport/index.ts';
+import { KvStateMachine } from './kv-state-machine.ts';
+import type { MemberConfig } from './raft-flags.ts';
+
+/** A running Raft member: the node, its TCP transport and its key-value state machine. */
+export interface Member {
+  readonly node: RaftNode;
+  readonly transport: TcpTransport;
+  readonly kv: KvStateMachine;
+  /** The address peers dial ("host:port"). */
+  readonly address: string;
+  /**
+   * Leave gracefully: a leader first hands leadership to its most up-to-date voter (bounded by
+   * `transferTimeoutMs`), then the node stops. Safe to call more than once.
+   */
+  shutdown(reason: string, transferTimeoutMs?: number): Promise<void>;
+}
+
+/** Start one member over TCP with the built-in key-value state machine. */
+export async function startMember(config: MemberConfig, logger: Logger): Promise<Member> {
+  const transport = await createTcpTransport({
+    id: config.id,
+    listen: config.listen,
+    clusterSecret: config.clusterSecret,
+    ...(Object.hasOwn(config.peers, config.id) ? { advertise: config.peers[config.id]! } : {}),
+    logger,
+  });
+  const address = transport.address;
+  const peers = Object.keys(config.peers).length === 0 ? { [config.id]: address } : config.peers;
+  const kv = new KvStateMachine();
+  let node: RaftNode;
+  try {
+    node = await RaftNode.create({
+      id: config.id,
+      address: peers[config.id] ?? address,
+      peers,
+      processors: kv.processors(),
+      transport,
+      tickIntervalMs: config.tickIntervalMs,
+      electionTicks: config.electionTicks,
+      requestTimeoutMs: config.requestTimeoutMs,
+      logger,
+    });
+  } catch (error) {
+    await transport.close();
+    throw error;
+  }
+  node.on('leader', (leaderId, term) => {
+    logger.info({ leader: leaderId, term }, leaderId === null ? 'no leader' : 'leader elected');
+  });
+  node.on('error', (error) => {
+    logger.error({ err: error }, 'raft node failed');
+  });
+  let stopping: Promise<void> | null = null;
+  const shutdown = (reason: string, transferTimeoutMs = config.requestTimeoutMs): Promise<void> => {
+    stopping ??= leave(node, logger, reason, transferTimeoutMs);
+    return stopping;
+  };
+  return { node, transport, kv, address, shutdown };
+}
+
+async function leave(
+  node: RaftNode,
+  logger: Logger,
+  reason: string,
+  transferTimeoutMs: number,
+): Promise<void> {
+  logger.info({ reason }, 'shutting down');
+  const target = node.status().role === 'leader' ? bestTransferTarget(node) : null;
+  if (target !== null) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`no new leader within ${transferTimeoutMs} ms`));
+      }, transferTimeoutMs);
+    });
+    try {
+      await Promise.race([node.transferLeadership(target), timeout]);
+      logger.info({ to: target }, 'leadership transferred');
+    } catch (error) {
+      logger.warn({ to: target, err: error }, 'leadership transfer failed; stopping anyway');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  await node.stop();
+  logger.info('stopped');
+}
+
+/** The voter (other than us) whose log matches ours furthest: it can take over soonest. */
+function bestTransferTarget(node: RaftNode): NodeId | null {
+  let best: NodeId | null = null;
+  let bestMatch = -1;
+  for (const id of Object.keys(node.status().config.voters)) {
+    if (id === node.id) continue;
+    const match = node.core.progressOf(id)?.match ?? -1;
+    if (match > bestMatch) {
+      best = id;
+      bestMatch = match;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,178 @@
+import { readFileSync } from 'node:fs';
+import { CoreErrorCode, SkeinError } from '../core/errors.ts';
+import type { NodeId } from '../raft/types.ts';
+import { formatAddress, parseAddress } from '../transport/address.ts';
+
+/** Flags of `skein raft-node` as commander hands them over (all strings, all optional). */
+export interface RaftNodeFlags {
+  readonly id?: string;
+  readonly listen?: string;
+  readonly peers?: string;
+  readonly clusterSecretFile?: string;
+  readonly tickMs?: string;
+  readonly electionTicks?: string;
+  readonly requestTimeoutMs?: string;
+  readonly logLevel?: string;
+}
+
+/** A validated member configuration, shared by `skein raft-node` and `skein start`. */
+export interface MemberConfig {
+  readonly id: NodeId;
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Initial voters, id → "host:port"; includes this node. */
+  readonly peers: Readonly<Record<NodeId, string>>;
+  readonly clusterSecret: string;
+  readonly tickIntervalMs: number;
+  readonly electionTicks: number;
+  readonly requestTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+export const MemberDefaults = {
+  tickIntervalMs: 100,
+  electionTicks: 10,
+  requestTimeoutMs: 5000,
+  logLevel: 'info',
+} as const;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** A flag problem: SKEIN_INVALID_CONFIG with a message naming the flag and what to pass. */
+export function flagError(message: string): SkeinError {
+  return new SkeinError(CoreErrorCode.InvalidConfig, message);
+}
+
+/**
+ * Validate the flags of `skein raft-node`. `env` supplies SKEIN_CLUSTER_SECRET when no secret file
+ * is given. Throws SKEIN_INVALID_CONFIG naming the first bad flag.
+ */
+export function parseRaftNodeFlags(flags: RaftNodeFlags, env: NodeJS.ProcessEnv): MemberConfig {
+  const id = parseId(flags.id, '--id');
+  const listen = parseListen(flags.listen);
+  const peers = parsePeers(flags.peers, id, listen);
+  return {
+    id,
+    listen,
+    peers,
+    clusterSecret: readSecret(flags.clusterSecretFile, env),
+    tickIntervalMs: parseIntFlag(flags.tickMs, '--tick-ms', MemberDefaults.tickIntervalMs, 1, 60_000),
+    electionTicks: parseIntFlag(
+      flags.electionTicks,
+      '--election-ticks',
+      MemberDefaults.electionTicks,
+      2,
+      1000,
+    ),
+    requestTimeoutMs: parseIntFlag(
+      flags.requestTimeoutMs,
+      '--request-timeout-ms',
+      MemberDefaults.requestTimeoutMs,
+      1,
+      3_600_000,
+    ),
+    logLevel: parseLogLevel(flags.logLevel, env),
+  };
+}
+
+export function parseId(value: string | undefined, flag: string): NodeId {
+  if (value === undefined) throw flagError(`${flag} is required (a short stable name such as "n1")`);
+  if (!ID_PATTERN.test(value)) {
+    throw flagError(`${flag} "${value}" must be 1..64 of [A-Za-z0-9._-], starting with a letter or digit`);
+  }
+  return value;
+}
+
+/** "host:port" where port 0 means "any free port". */
+export function parseListen(value: string | undefined): { host: string; port: number } {
+  if (value === undefined) throw flagError('--listen is required, e.g. --listen 127.0.0.1:8421');
+  const withPort = value.endsWith(':0') ? `${value.slice(0, -2)}:1` : value;
+  try {
+    const { host, port } = parseAddress(withPort);
+    return { host, port: withPort === value ? port : 0 };
+  } catch {
+    throw flagError(`--listen "${value}" is not host:port (IPv6 as [::1]:port; port 0 picks a free one)`);
+  }
+}
+
+/**
+ * "id=host:port,..." → record. This node is added at its listen address when absent; an entry for
+ * it overrides the address the others are told to dial (useful behind NAT or with 0.0.0.0).
+ */
+export function parsePeers(
+  value: string | undefined,
+  self: NodeId,
+  listen: { host: string; port: number },
+): Record<NodeId, string> {
+  const peers: Record<NodeId, string> = {};
+  const items = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const item of items) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw flagError(`--peers item "${item}" is not id=host:port`);
+    const id = parseId(item.slice(0, eq), '--peers id');
+    const address = item.slice(eq + 1);
+    try {
+      parseAddress(address);
+    } catch {
+      throw flagError(`--peers address of ${id} "${address}" is not host:port with a port in 1..65535`);
+    }
+    if (Object.hasOwn(peers, id)) throw flagError(`--peers lists ${id} twice`);
+    peers[id] = address;
+  }
+  if (!Object.hasOwn(peers, self)) {
+    if (listen.port === 0 && items.length > 0) {
+      throw flagError(`--listen port 0 needs an entry for ${self} in --peers so the others can dial it`);
+    }
+    if (listen.port !== 0) peers[self] = formatAddress(listen.host, listen.port);
+  }
+  return peers;
+}
+
+function readSecret(file: string | undefined, env: NodeJS.ProcessEnv): string {
+  let secret: string;
+  if (file !== undefined) {
+    try {
+      secret = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      throw flagError(`--cluster-secret-file ${file} cannot be read: ${(error as Error).message}`);
+    }
+  } else {
+    const fromEnv = env['SKEIN_CLUSTER_SECRET'];
+    if (fromEnv === undefined || fromEnv === '') {
+      throw flagError(
+        'no cluster secret: pass --cluster-secret-file <path> or set SKEIN_CLUSTER_SECRET ' +
+          '(the same on every member; generate one with `openssl rand -hex 32`)',
+      );
+    }
+    secret = fromEnv.trim();
+  }
+  if (Buffer.byteLength(secret, 'utf8') < 16) {
+    throw flagError('the cluster secret must be at least 16 bytes; generate one with `openssl rand -hex 32`');
+  }
+  return secret;
+}
+
+export function parseIntFlag(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw flagError(`${flag} must be an integer in ${min}..${max} (got "${value}")`);
+  }
+  return n;
+}
+
+export function parseLogLevel(value: string | undefined, env: NodeJS.ProcessEnv): string {
+  const level = value ?? env['SKEIN_LOG_LEVEL'] ?? MemberDefaults.logLevel;
+  if (!LOG_LEVELS.includes(level))
+    throw flagError(`log level "${level}" is not one of ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
