@@ -41,6 +41,10 @@ export interface LinearizabilityResult<Input, Output> {
   readonly elapsedMs: number;
 }
 
+export type { GiveUpReason } from './linearizability-search.ts';
+export type { Model, StepResult } from './linearizability-model.ts';
+export type { Counterexample } from './linearizability-report.ts';
+
 const defaultMaxCacheBytes = 512 * 1024 * 1024;
 
 /**
