@@ -233,6 +233,8 @@ test('TLS: transports with a shared self-signed certificate exchange messages', 
   const b = await node('b', { tls, logger: bLogs.logger });
   const plainLogs = captureLogs();
   const plain = await node('p', { logger: plainLogs.logger });
+  const untrustingLogs = captureLogs();
+  const untrusting = await node('u', { tls: { key, cert }, logger: untrustingLogs.logger }); // no `ca`
   try {
     a.t.setPeerAddress('b', b.t.address);
     for (let i = 0; i < 10; i++) a.t.send('b', { i });
@@ -248,9 +250,16 @@ test('TLS: transports with a shared self-signed certificate exchange messages', 
       plainLogs.lines.some((l) => l['peer'] === 'b' && l.level >= 30 && l.code !== undefined),
     );
     await waitFor('listener logs the TLS failure', () => bLogs.codes().includes('SKEIN_TLS_FAILED'));
+    // A dialer that does not trust the listener's certificate refuses it.
+    untrusting.t.setPeerAddress('b', b.t.address);
+    untrusting.t.send('b', 'unverified');
+    await waitFor('dialer rejects the certificate', () =>
+      untrustingLogs.codes().includes('SKEIN_TLS_FAILED'),
+    );
+    assert.equal(b.got.filter((r) => r.from === 'u').length, 0);
     assert.equal(b.got.filter((r) => r.from === 'p').length, 0);
   } finally {
-    await Promise.all([a.t.close(), b.t.close(), plain.t.close()]);
+    await Promise.all([a.t.close(), b.t.close(), plain.t.close(), untrusting.t.close()]);
   }
 });
 

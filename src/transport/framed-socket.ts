@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { SkeinError } from '../core/errors.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder } from './frame-decoder.ts';
 import { TransportErrorCode } from './errors.ts';
@@ -40,9 +41,7 @@ export class FramedSocket {
       }
     });
     socket.on('error', (error) => {
-      this.close(
-        new SkeinError(TransportErrorCode.ConnectFailed, `socket error: ${error.message}`, { cause: error }),
-      );
+      this.close(socketError(socket, error));
     });
     socket.on('close', () => {
       this.close(undefined);
@@ -105,4 +104,16 @@ function toSkeinError(error: unknown): SkeinError {
   return new SkeinError('SKEIN_INTERNAL', `unexpected error while reading a frame: ${String(error)}`, {
     cause: error,
   });
+}
+
+/**
+ * System errors (ECONNREFUSED, ECONNRESET, ...) are ordinary network trouble; any other error on a
+ * TLS socket (certificate rejected, protocol mismatch) is a TLS configuration problem worth a warning.
+ */
+function socketError(socket: Socket, error: Error & { code?: string }): SkeinError {
+  const systemError = typeof error.code === 'string' && /^E[A-Z]+$/.test(error.code);
+  if (socket instanceof TLSSocket && !systemError) {
+    return new SkeinError(TransportErrorCode.TlsFailed, `TLS failed: ${error.message}`, { cause: error });
+  }
+  return new SkeinError(TransportErrorCode.ConnectFailed, `socket error: ${error.message}`, { cause: error });
 }
