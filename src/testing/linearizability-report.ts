@@ -1,6 +1,9 @@
 import { Indeterminate, type Operation } from './history.ts';
 import { describeOperation, describeState, type Model } from './linearizability-model.ts';
 
+/** The text shows only the end of a long prefix: that is where the trouble is. */
+const maxPrefixLines = 20;
+
 /** A readable explanation of why one partition of a history is not linearizable. */
 export interface Counterexample<Input, Output> {
   /** The partition (for the key-value model: the key). */
@@ -41,10 +44,12 @@ export function buildCounterexample<State, Input, Output>(
   const firstReturn = remaining.reduce((min, op) => Math.min(min, op.return), Infinity);
   const blocked = remaining.filter((op) => op.call <= firstReturn).sort((a, b) => a.call - b.call);
   const stateAfter = describeState(model, state);
+  const hidden = Math.max(0, linearized.length - maxPrefixLines);
   const text = [
     `not linearizable: key ${JSON.stringify(key)} (${plural(operations.length, 'operation')})`,
     `longest linearizable prefix (${plural(linearized.length, 'operation')}), leaving state ${stateAfter}:`,
-    ...linearized.map((op, i) => `  ${i + 1}. ${describeLine(model, op)}`),
+    ...(hidden > 0 ? [`  ... ${plural(hidden, 'earlier operation')}`] : []),
+    ...linearized.slice(hidden).map((op, i) => `  ${hidden + i + 1}. ${describeLine(model, op)}`),
     'none of these can come next:',
     ...blocked.map((op) => `  - ${describeLine(model, op)}: impossible in state ${stateAfter}`),
   ].join('\n');

@@ -100,6 +100,18 @@ describe('checkLinearizable with the register model', () => {
     assert.match(counterexample.text, /client c get\(\) -> 1 \[6\.\.7\]: impossible in state 2/);
   });
 
+  it('shows only the end of a long prefix in the text', () => {
+    const writes = Array.from({ length: 30 }, (_, i) => reg(1, put(i), undefined, 2 * i, 2 * i + 1));
+    const result = checkLinearizable(registerModel, [...writes, reg(2, get, 0, 100, 101)]);
+    assert.equal(result.counterexample?.linearized.length, 30);
+    const text = result.counterexample.text;
+    assert.match(text, /\n {2}\.\.\. 10 earlier operations\n {2}11\. client 1 put\(10\)/);
+    assert.match(
+      text,
+      /30\. client 1 put\(29\).*\n.*\n.*get\(\) -> 0 \[100\.\.101\]: impossible in state 29/,
+    );
+  });
+
   it('answers unknown when the time budget runs out, and when the cache is full', () => {
     // 12 concurrent timed-out writes and a read of a value nobody wrote: illegal, but only after
     // exploring every subset of the writes.
