@@ -11,10 +11,10 @@ const MAX_INDEX_BITS = 20;
 /**
  * The data structure behind {@link HashRing} and {@link BoundedLoadPlacement}: the sorted ring
  * points in a Uint32Array and, at the same index, the slot of the node that owns each point in a
- * Uint16Array. Two flat typed arrays keep a lookup's binary search inside a few cache lines and
- * cost 6 bytes per point instead of an object per point.
+ * Uint16Array: 6 bytes per point instead of an object per point, and a bucket index over the top
+ * bits of the hash (4 bytes per point) that turns a lookup into one or two array reads.
  *
- * Node j-th point: XXH32(UTF-8(id), seed = j) for j in [0, round(pointsPerNode × weight)).
+ * Node j-th point: XXH32(UTF-8(id), seed = j) for j in [0, max(1, floor(pointsPerNode × weight + 0.5))).
  * Equal points are ordered by node id (UTF-8 bytes), so the smaller id owns the tie everywhere.
  */
 export class RingTable {
@@ -27,7 +27,7 @@ export class RingTable {
   readonly #bytes: Uint8Array[] = [];
   readonly #slotOf = new Map<string, number>();
   readonly #free: number[] = [];
-  #index = new Uint32Array(3);
+  #index = new Int32Array(2);
   #shift = 31;
 
   constructor(pointsPerNode: number) {
@@ -50,7 +50,7 @@ export class RingTable {
 
   /** Points a member gets: proportional to its weight, at least one. */
   pointCount(weight: number): number {
-    return Math.max(1, Math.round(this.pointsPerNode * weight));
+    return Math.max(1, Math.floor(this.pointsPerNode * weight + 0.5)); // round half up, as specified
   }
 
   add(member: Member): void {
@@ -95,33 +95,55 @@ export class RingTable {
     this.#free.push(slot);
   }
 
+  /** Slot of the node owning `hash`: the owner of the first point >= hash, wrapping (ring non-empty). */
+  ownerSlot(hash: number): number {
+    const entry = this.#index[hash >>> this.#shift]!;
+    // Most buckets hold no point, so one read answers; otherwise scan the bucket's few points.
+    return entry < 0 ? ~entry : this.slots[this.#scan(entry, hash)]!;
+  }
+
   /** Index of the first point >= `hash`, wrapping to 0 past the last point (ring must be non-empty). */
   find(hash: number): number {
+    const entry = this.#index[hash >>> this.#shift]!;
+    if (entry >= 0) return this.#scan(entry, hash);
     const points = this.points;
-    const bucket = hash >>> this.#shift;
-    let i = this.#index[bucket]!;
-    const end = this.#index[bucket + 1]!;
-    while (i < end && points[i]! < hash) i++;
+    let lo = 0;
+    let hi = points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (points[mid]! < hash) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === points.length ? 0 : lo;
+  }
+
+  #scan(start: number, hash: number): number {
+    const points = this.points;
+    let i = start;
+    while (i < points.length && points[i]! < hash) i++;
     return i === points.length ? 0 : i;
   }
 
   /**
-   * Rebuilds the bucket index: `#index[b]` is the first point whose top bits are >= b, so a lookup
-   * scans the one or two points of its bucket instead of binary-searching the whole ring (which
-   * costs a cache miss per level once the ring outgrows L1).
+   * Rebuilds the bucket index over the top bits of the hash, about one bucket per point. A bucket
+   * that holds points stores the index of its first point, and a lookup scans the one or two
+   * points from there; a bucket that holds none (about half of them) has a single owner, stored
+   * as ~slot, so the lookup is one read. Either way there is no binary search, which would cost a
+   * cache miss per level once the ring outgrows L1.
    */
   #reindex(): void {
     const points = this.points;
-    const bits = Math.min(MAX_INDEX_BITS, Math.max(1, Math.ceil(Math.log2(points.length + 1))));
+    const count = points.length;
+    const bits = Math.min(MAX_INDEX_BITS, Math.max(1, Math.ceil(Math.log2(count + 1))));
     const buckets = 1 << bits;
     const shift = 32 - bits;
-    const index = new Uint32Array(buckets + 1);
+    const index = new Int32Array(buckets);
     let i = 0;
     for (let b = 0; b < buckets; b++) {
-      while (i < points.length && points[i]! >>> shift < b) i++;
-      index[b] = i;
+      while (i < count && points[i]! >>> shift < b) i++;
+      if (i < count && points[i]! >>> shift === b) index[b] = i;
+      else index[b] = count === 0 ? -1 : ~this.slots[i === count ? 0 : i]!;
     }
-    index[buckets] = points.length;
     this.#index = index;
     this.#shift = shift;
   }

@@ -65,7 +65,7 @@ export class HashRing implements Placement {
   owner(key: PlacementKey): string {
     const table = this.#table;
     if (table.points.length === 0) throw emptyError();
-    return table.ids[table.slots[table.find(hashKey(key, this.#seed))]!]!;
+    return table.ids[table.ownerSlot(hashKey(key, this.#seed))]!;
   }
 
   owners(key: PlacementKey, n: number): string[] {
