@@ -110,8 +110,8 @@ test('oversized length prefixes before authentication close the connection at on
       const header = Buffer.alloc(4);
       header.writeUInt32BE(length);
       raw.write(header);
-      // No hang-up from our side and well under the handshake timeout: the target must act first.
-      await raw.waitClosed('target to refuse the frame', HANDSHAKE_TIMEOUT_MS / 2);
+      // No hang-up from our side; the log count below shows the target closed it for the frame, not a timeout.
+      await raw.waitClosed('target to refuse the frame');
     }),
     { numRuns: 20 },
   );

@@ -121,7 +121,13 @@ test('reconnects after the peer restarts; messages queued during the outage arri
 test('a wrong cluster secret is refused on both sides with SKEIN_AUTH_FAILED and nothing is delivered', async () => {
   const aLogs = captureLogs();
   const bLogs = captureLogs();
-  const a = await node('a', { logger: aLogs.logger, clusterSecret: 'a-different-secret-of-enough-bytes' });
+  // Slow retries, so the assertions below see exactly one attempt.
+  const a = await node('a', {
+    logger: aLogs.logger,
+    clusterSecret: 'a-different-secret-of-enough-bytes',
+    reconnectMinMs: 60_000,
+    reconnectMaxMs: 60_000,
+  });
   const b = await node('b', { logger: bLogs.logger });
   try {
     const rejected: string[] = [];
