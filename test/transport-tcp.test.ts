@@ -131,7 +131,9 @@ test('a wrong cluster secret is refused on both sides with SKEIN_AUTH_FAILED and
   const b = await node('b', { logger: bLogs.logger });
   try {
     const rejected: string[] = [];
+    const authFailed: (string | undefined)[] = [];
     b.t.on('connectionRejected', (info) => rejected.push(info.code));
+    b.t.on('authFailed', (info) => authFailed.push(info.peerId));
     a.t.setPeerAddress('b', b.t.address);
     a.t.send('b', { secret: 'must not arrive' });
     await waitFor('auth failure logged on both sides', () =>
@@ -142,6 +144,7 @@ test('a wrong cluster secret is refused on both sides with SKEIN_AUTH_FAILED and
     assert.match(line.msg, /cluster secret/);
     assert.equal(line['peer'], 'a');
     assert.deepEqual(rejected, ['SKEIN_AUTH_FAILED']);
+    assert.deepEqual(authFailed, ['a']);
     assert.equal(b.got.length, 0);
     assert.equal(b.t.stats().authFailures, 1);
     assert.equal(b.t.stats().msgsReceived, 0);
@@ -344,6 +347,12 @@ test('configuration mistakes fail fast with stable codes', async () => {
   await assert.rejects(createTcpTransport({ id: '', listen: LOCAL, clusterSecret: SECRET }), {
     code: 'SKEIN_INVALID_ARGUMENT',
   });
+  await assert.rejects(
+    createTcpTransport({ id: 'a', listen: LOCAL, clusterSecret: SECRET, advertise: 'nope' }),
+    {
+      code: 'SKEIN_INVALID_ARGUMENT',
+    },
+  );
   const a = await node('a');
   try {
     for (const bad of ['localhost', 'h:0', 'h:70000', '::1:80', '']) {

@@ -9,9 +9,17 @@ export interface TcpTransportEvents {
   /** An authenticated connection ended. */
   peerDisconnected: [peerId: NodeId, direction: ConnectionDirection];
   /** A connection was refused or closed for a protocol, auth or timeout reason (see `code`). */
-  connectionRejected: [
-    info: { code: string; direction: ConnectionDirection; remote: string; peerId?: NodeId },
-  ];
+  connectionRejected: [info: RejectionInfo];
+  /** The subset of `connectionRejected` with code SKEIN_AUTH_FAILED: a cluster secret mismatch. */
+  authFailed: [info: RejectionInfo];
+}
+
+/** Which connection was refused and why. `peerId` is the id the other side claimed, if it got that far. */
+export interface RejectionInfo {
+  code: string;
+  direction: ConnectionDirection;
+  remote: string;
+  peerId?: NodeId;
 }
 
 /** One peer as {@link TcpTransport.stats} reports it. */

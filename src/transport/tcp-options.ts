@@ -2,6 +2,7 @@ import type { Logger } from '../core/log.ts';
 import { DefaultLimits } from '../core/limits.ts';
 import { SkeinError } from '../core/errors.ts';
 import type { Random } from '../core/random.ts';
+import { parseAddress } from './address.ts';
 import { TransportErrorCode } from './errors.ts';
 import { MAX_HANDSHAKE_FRAME_BYTES, assertName } from './handshake.ts';
 import type { NodeId } from './types.ts';
@@ -83,6 +84,10 @@ export type ResolvedTcpOptions = Required<
 
 export function resolveTcpOptions(options: TcpTransportOptions): ResolvedTcpOptions {
   assertName(options.id, 'node id');
+  if (options.advertise !== undefined) {
+    assertName(options.advertise, 'advertise address');
+    parseAddress(options.advertise);
+  }
   const secret = Buffer.from(
     typeof options.clusterSecret === 'string'
       ? Buffer.from(options.clusterSecret, 'utf8')

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { decode, encode } from '../core/codec.ts';
-import { SkeinError } from '../core/errors.ts';
+import { SkeinError, assert } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { Random } from '../core/random.ts';
 import { type HostPort, formatAddress, isUnspecifiedHost, parseAddress } from './address.ts';
@@ -14,6 +14,7 @@ import { type ResolvedTcpOptions, type TcpTransportOptions, resolveTcpOptions } 
 import { createListener, dial, remoteOf, tuneSocket } from './sockets.ts';
 import type { MessageHandler, NodeId, Transport } from './types.ts';
 import type {
+  RejectionInfo,
   ConnectionDirection,
   TcpPeerStats,
   TcpTransportEvents,
@@ -104,6 +105,10 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
 
   /** Bind the listener. Called by {@link createTcpTransport}. */
   async listen(): Promise<void> {
+    assert(
+      this.#config === undefined && !this.#closed,
+      'TcpTransport.listen() called twice or after close()',
+    );
     const { host, port } = this.#options.listen;
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
@@ -382,9 +387,9 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     else if (PROTOCOL_CODES.has(code)) this.#counters.protocolErrors++;
     const level = PROTOCOL_CODES.has(code) || code === TransportErrorCode.TlsFailed ? 'warn' : 'info';
     this.#logger[level]({ code, direction, remote, peer: peerId }, `connection closed: ${message}`);
-    this.emit(
-      'connectionRejected',
-      peerId === undefined ? { code, direction, remote } : { code, direction, remote, peerId },
-    );
+    const info: RejectionInfo =
+      peerId === undefined ? { code, direction, remote } : { code, direction, remote, peerId };
+    this.emit('connectionRejected', info);
+    if (code === TransportErrorCode.AuthFailed) this.emit('authFailed', info);
   }
 }
