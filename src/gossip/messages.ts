@@ -51,7 +51,11 @@ const states = new Set<unknown>(Object.values(MemberState));
  * Validate a decoded message from the network. Anything malformed is dropped (returns undefined):
  * a peer running other code must not be able to crash or corrupt this member.
  */
-export function parseMessage(raw: unknown, maxItems: number, dimensions: number): GossipMessage | undefined {
+export function parseMessage(
+  raw: unknown,
+  limits: { maxUpdates: number; maxMembers: number; dimensions: number },
+): GossipMessage | undefined {
+  const { maxUpdates: maxItems, dimensions } = limits;
   if (!isObject(raw)) return undefined;
   switch (raw['t']) {
     case 'ping':
@@ -72,7 +76,10 @@ export function parseMessage(raw: unknown, maxItems: number, dimensions: number)
       return updatesOk(raw['up'], maxItems) ? (raw as GossipMessage) : undefined;
     case 'sync': {
       const members = raw['members'];
-      return typeof raw['reply'] === 'boolean' && Array.isArray(members) && members.every(isWireMember)
+      return typeof raw['reply'] === 'boolean' &&
+        Array.isArray(members) &&
+        members.length <= limits.maxMembers &&
+        members.every(isWireMember)
         ? (raw as GossipMessage)
         : undefined;
     }

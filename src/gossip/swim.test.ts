@@ -207,10 +207,14 @@ test('malformed messages are dropped without throwing or changing state', () => 
   );
 });
 
-test('the member table is bounded by maxMembers', () => {
+test('the member table is bounded by maxMembers, and so are sync messages', () => {
   const many = Array.from({ length: 100 }, (_, i) => `m${i}`);
-  const a = coreWith('a', many, { maxMembers: 10 });
-  assert.equal(a.members().length, 10);
+  const members: WireMember[] = many.map((m) => ({ id: m, inc: 0, st: 'alive', meta: {} }));
+  const a = coreWith('a', ['b'], { maxMembers: 10 });
+  a.receive('b', { t: 'sync', reply: true, members }, 1);
+  assert.equal(a.members().length, 2, 'a sync longer than maxMembers is dropped whole');
+  a.receive('b', { t: 'sync', reply: true, members: members.slice(0, 10) }, 2);
+  assert.equal(a.members().length, 10, 'the table stops at maxMembers');
 });
 
 test('a leaving member announces it and no longer refutes', () => {

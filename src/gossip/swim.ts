@@ -133,7 +133,11 @@ export class SwimCore {
   receive(from: string, raw: unknown, nowMs: number): void {
     this.#enter(nowMs);
     const dimensions = this.#vivaldi?.dimensionality ?? 0;
-    const message = parseMessage(raw, this.config.maxUpdatesPerMessage, dimensions);
+    const message = parseMessage(raw, {
+      maxUpdates: this.config.maxUpdatesPerMessage,
+      maxMembers: this.config.maxMembers,
+      dimensions,
+    });
     if (message === undefined || from === this.id) return;
     switch (message.t) {
       case 'ping':
