@@ -52,7 +52,7 @@ export class FrameDecoder {
     while (!this.#stopped) {
       if (this.#frameLength < 0) {
         if (this.#bytes < FRAME_HEADER_BYTES) return;
-        this.#frameLength = this.#checkLength(this.#take(FRAME_HEADER_BYTES).readUInt32BE(0));
+        this.#frameLength = this.#checkLength(this.#readHeader());
       }
       if (this.#bytes < this.#frameLength) return;
       const payload = this.#take(this.#frameLength);
@@ -73,6 +73,16 @@ export class FrameDecoder {
         { details: { frameBytes: length, maxFrameBytes: this.maxFrameBytes } },
       );
     }
+    return length;
+  }
+
+  /** Consume the 4-byte length prefix; reads it in place unless it straddles two chunks. */
+  #readHeader(): number {
+    const first = this.#chunks[0]!;
+    if (first.length - this.#offset < FRAME_HEADER_BYTES)
+      return this.#take(FRAME_HEADER_BYTES).readUInt32BE(0);
+    const length = first.readUInt32BE(this.#offset);
+    this.#advance(FRAME_HEADER_BYTES);
     return length;
   }
 
