@@ -140,8 +140,11 @@ describe(`${N} gossip processes over TCP on loopback`, () => {
       assert.deepEqual(deaths, [], `${m.id} declared the stalled member dead`);
     }
     await waitUntil('views to settle', () => converged(members), 10_000);
+    const suspicions = members.flatMap((m) =>
+      m.lines.filter((l) => l.member === stalled.id && l.type === 'suspect'),
+    );
     console.log(
-      `stalled ${stalled.id} for ${stallMs} ms (min suspicion timeout ${minSuspicionMs} ms): not declared dead`,
+      `stalled ${stalled.id} for ${stallMs} ms (min suspicion timeout ${minSuspicionMs} ms): suspected ${suspicions.length} times, refuted, not declared dead`,
     );
   });
 
