@@ -353,7 +353,15 @@ test('configuration mistakes fail fast with stable codes', async () => {
       code: 'SKEIN_INVALID_ARGUMENT',
     },
   );
+  await assert.rejects(
+    createTcpTransport({ id: 'a', listen: LOCAL, clusterSecret: SECRET, peers: { b: 'no-port' } }),
+    { code: 'SKEIN_INVALID_ARGUMENT' },
+  );
   const a = await node('a');
+  const taken = Number(a.t.address.split(':')[1]);
+  await assert.rejects(node('x', { listen: { host: '127.0.0.1', port: taken } }), {
+    code: 'SKEIN_LISTEN_FAILED',
+  });
   try {
     for (const bad of ['localhost', 'h:0', 'h:70000', '::1:80', '']) {
       assert.throws(

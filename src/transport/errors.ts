@@ -33,6 +33,8 @@ export const TransportErrorCode = {
   TlsFailed: 'SKEIN_TLS_FAILED',
   /** The message handler threw; the message is lost but the connection stays up. */
   HandlerFailed: 'SKEIN_HANDLER_FAILED',
+  /** The listen address is in use or not available on this host. */
+  ListenFailed: 'SKEIN_LISTEN_FAILED',
   InvalidConfig: CoreErrorCode.InvalidConfig,
   InvalidArgument: CoreErrorCode.InvalidArgument,
 } as const;

@@ -84,6 +84,10 @@ export type ResolvedTcpOptions = Required<
 
 export function resolveTcpOptions(options: TcpTransportOptions): ResolvedTcpOptions {
   assertName(options.id, 'node id');
+  for (const [id, address] of Object.entries(options.peers ?? {})) {
+    assertName(id, 'peer id');
+    parseAddress(address);
+  }
   if (options.advertise !== undefined) {
     assertName(options.advertise, 'advertise address');
     parseAddress(options.advertise);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import { decode, encode } from '../core/codec.ts';
-import { SkeinError, assert } from '../core/errors.ts';
+import { CoreErrorCode, SkeinError, assert } from '../core/errors.ts';
 import { type Logger, silentLogger } from '../core/log.ts';
 import { Random } from '../core/random.ts';
 import { type HostPort, formatAddress, isUnspecifiedHost, parseAddress } from './address.ts';
@@ -99,7 +99,7 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
   get address(): string {
     const bound = this.#server.address();
     if (bound === null || typeof bound === 'string')
-      throw new SkeinError('SKEIN_CLOSED', 'transport is not listening');
+      throw new SkeinError(CoreErrorCode.Closed, 'transport is not listening');
     return formatAddress(bound.address, bound.port);
   }
 
@@ -111,9 +111,18 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     );
     const { host, port } = this.#options.listen;
     await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
+      const onError = (error: Error): void => {
+        reject(
+          new SkeinError(
+            TransportErrorCode.ListenFailed,
+            `could not listen on ${formatAddress(host, port)}: ${error.message}; pick a free port or another host`,
+            { cause: error },
+          ),
+        );
+      };
+      this.#server.once('error', onError);
       this.#server.listen({ host, port }, () => {
-        this.#server.off('error', reject);
+        this.#server.off('error', onError);
         resolve();
       });
     });
@@ -159,10 +168,11 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
   }
 
   setPeerAddress(id: NodeId, address: string): void {
-    if (id === this.localId || this.#closed) return;
     const parsed = parseAddress(address);
+    assert(this.#config !== undefined, 'TcpTransport.setPeerAddress() called before listen()');
+    if (id === this.localId || this.#closed) return;
     const link = this.#links.get(id);
-    if (link === undefined) this.#links.set(id, this.#createLink(id, parsed));
+    if (link === undefined) this.#links.set(id, this.#createLink(id, parsed, this.#config));
     else link.setAddress(parsed);
   }
 
@@ -303,9 +313,9 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
     this.#rejected(reason.code, 'inbound', connection.framed.remote, connection.claimedId, reason.message);
   }
 
-  #createLink(peerId: NodeId, address: HostPort): PeerLink {
+  #createLink(peerId: NodeId, address: HostPort, config: ConnectionConfig): PeerLink {
     return new PeerLink(peerId, address, {
-      config: this.#config!,
+      config,
       random: this.#random,
       reconnectMinMs: this.#resolved.reconnectMinMs,
       reconnectMaxMs: this.#resolved.reconnectMaxMs,
