@@ -118,13 +118,7 @@ export function searchLinearization<State, Input, Output>(
     (a, b) => model.equal(a, b),
     (s) => model.hash(s),
   );
-  const stackNodes = new Int32Array(n);
-  const stackStates: State[] = [];
-  const longest = new Int32Array(n);
-  let longestLength = 0;
-  // longest[0, syncedUpTo) equals stackNodes[0, syncedUpTo): only the rest needs copying.
-  let syncedUpTo = 0;
-  let depth = 0;
+  const stack = new SearchStack<State>(n);
   let doneCount = 0;
   let state = model.init();
   let node = list.next[0]!;
@@ -142,17 +136,10 @@ export function searchLinearization<State, Input, Output>(
       if (stepped.ok) {
         linearized.push(opIndex);
         if (cache.add(linearized, stepped.state)) {
-          stackNodes[depth] = node;
-          stackStates[depth] = state;
-          depth++;
+          stack.push(node, state);
           state = stepped.state;
           list.lift(node);
           if (determinate[opIndex] === true && ++doneCount === toLinearize) return { result: 'ok' };
-          if (depth > longestLength) {
-            longest.set(stackNodes.subarray(syncedUpTo, depth), syncedUpTo);
-            longestLength = depth;
-            syncedUpTo = depth;
-          }
           node = list.next[0]!;
           continue;
         }
@@ -161,27 +148,62 @@ export function searchLinearization<State, Input, Output>(
       node = list.next[node]!;
     } else {
       // A return event of an operation not linearized yet: undo the last choice.
-      if (depth === 0) {
-        return { result: 'illegal', longest: nodesToOps(list, operations, longest, longestLength) };
-      }
-      depth--;
-      syncedUpTo = Math.min(syncedUpTo, depth);
-      const callNode = stackNodes[depth]!;
-      const undone = list.opOf[callNode]!;
-      state = stackStates[depth]!;
+      if (stack.depth === 0) return { result: 'illegal', longest: stack.longest(operations, list.opOf) };
+      const callNode = stack.topNode();
+      state = stack.pop();
       linearized.pop();
-      if (determinate[undone] === true) doneCount--;
+      if (determinate[list.opOf[callNode]!] === true) doneCount--;
       list.unlift(callNode);
       node = list.next[callNode]!;
     }
   }
 }
 
-function nodesToOps<Input, Output>(
-  list: EventList,
-  operations: readonly Operation<Input, Output>[],
-  nodes: Int32Array,
-  length: number,
-): Operation<Input, Output>[] {
-  return Array.from(nodes.subarray(0, length), (node) => operations[list.opOf[node]!]!);
+/**
+ * The search's choices (the call event and the state before it, per level), and the longest
+ * prefix it has reached, for the counterexample.
+ */
+class SearchStack<State> {
+  readonly #nodes: Int32Array;
+  readonly #states: State[] = [];
+  readonly #longest: Int32Array;
+  #longestLength = 0;
+  /** `#longest[0, #syncedUpTo)` equals `#nodes[0, #syncedUpTo)`: only the rest needs copying. */
+  #syncedUpTo = 0;
+  depth = 0;
+
+  constructor(capacity: number) {
+    this.#nodes = new Int32Array(capacity);
+    this.#longest = new Int32Array(capacity);
+  }
+
+  push(node: number, stateBefore: State): void {
+    this.#nodes[this.depth] = node;
+    this.#states[this.depth] = stateBefore;
+    this.depth++;
+    if (this.depth > this.#longestLength) {
+      this.#longest.set(this.#nodes.subarray(this.#syncedUpTo, this.depth), this.#syncedUpTo);
+      this.#longestLength = this.depth;
+      this.#syncedUpTo = this.depth;
+    }
+  }
+
+  topNode(): number {
+    return this.#nodes[this.depth - 1]!;
+  }
+
+  /** Drop the top choice; returns the state before it. */
+  pop(): State {
+    this.depth--;
+    this.#syncedUpTo = Math.min(this.#syncedUpTo, this.depth);
+    return this.#states[this.depth]!;
+  }
+
+  /** The longest prefix reached, in linearization order. */
+  longest<Input, Output>(
+    operations: readonly Operation<Input, Output>[],
+    opOf: Int32Array,
+  ): Operation<Input, Output>[] {
+    return Array.from(this.#longest.subarray(0, this.#longestLength), (node) => operations[opOf[node]!]!);
+  }
 }
