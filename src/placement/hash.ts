@@ -35,6 +35,15 @@ function readU32(bytes: Uint8Array, i: number): number {
  * Reference: https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md
  */
 export function xxh32(bytes: Uint8Array, seed = 0, length = bytes.length): number {
+  return hashBytes(bytes, seed, length) >>> 0;
+}
+
+/**
+ * XXH32 with its 32 bits returned as a signed int32. The lookup paths use these forms: an int32
+ * stays a small integer in V8, while an unsigned result of 2^31 or more is a heap-allocated
+ * double whenever it crosses a function boundary — an allocation on every other lookup.
+ */
+export function hashBytes(bytes: Uint8Array, seed: number, length: number): number {
   let i = 0;
   let h: number;
   if (length >= 16) {
@@ -66,10 +75,11 @@ export function xxh32(bytes: Uint8Array, seed = 0, length = bytes.length): numbe
   return avalanche(h);
 }
 
+/** The final mix; returns the 32 bits as a signed int32. */
 function avalanche(h: number): number {
   h = Math.imul(h ^ (h >>> 15), PRIME2);
   h = Math.imul(h ^ (h >>> 13), PRIME3);
-  return (h ^ (h >>> 16)) >>> 0;
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -112,10 +122,15 @@ function encodeUtf8(text: string): number {
 
 /** XXH32 of the UTF-8 bytes of `text`, without allocating. Equal to `xxh32(utf8(text), seed)`. */
 export function xxh32String(text: string, seed = 0): number {
+  return hashString(text, seed) >>> 0;
+}
+
+/** {@link xxh32String} as a signed int32 (see {@link hashBytes}). */
+export function hashString(text: string, seed: number): number {
   wideChars = 0;
   const h = xxh32Ascii(text, seed, text.length);
   // A char code >= 0x80 means the UTF-8 bytes differ from the char codes: encode, then hash.
-  return wideChars < 0x80 ? h : xxh32(scratch, seed, encodeUtf8(text));
+  return wideChars < 0x80 ? h : hashBytes(scratch, seed, encodeUtf8(text));
 }
 
 /** OR of every char code read by {@link charWord} since the last reset. */
@@ -181,12 +196,13 @@ export function utf8Bytes(text: string): Uint8Array {
 export function xxh32U32(value: number, seed = 0): number {
   let h = (seed + PRIME5 + 4) | 0;
   h = Math.imul(rotl((h + Math.imul(value, PRIME3)) | 0, 17), PRIME4);
-  return avalanche(h);
+  return avalanche(h) >>> 0;
 }
 
 /**
- * XXH32 of the 8 bytes `le32(a) ‖ le32(b)` with seed 0: the rendezvous score of a key hash `a`
- * against a node hash `b`. Both words go through a full round, so neither can cancel the other.
+ * XXH32 of the 8 bytes `le32(a) ‖ le32(b)` with seed 0, as a signed int32: the rendezvous score of
+ * a key hash `a` against a node hash `b`. Both words go through a full round, so neither can
+ * cancel the other.
  */
 export function xxh32Pair(a: number, b: number): number {
   let h = (PRIME5 + 8) | 0;

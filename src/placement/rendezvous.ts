@@ -19,6 +19,8 @@ export interface RendezvousOptions {
   readonly seed?: number;
 }
 
+const SIGN_BIT = 0x80000000 | 0;
+
 /** 2^32, to turn a 32-bit score into a uniform number in (0, 1). */
 const TWO_POW_32 = 4294967296;
 
@@ -41,7 +43,9 @@ export class Rendezvous implements Placement {
   /** Members sorted by UTF-8 bytes of their id, so the first best score is the smallest id. */
   #members: Member[] = [];
   #bytes: Uint8Array[] = [];
-  #hashes = new Uint32Array(0);
+  #ids: string[] = [];
+  /** Node hashes as int32 bits (see hashBytes: small integers stay unboxed). */
+  #hashes = new Int32Array(0);
   #weights = new Float64Array(0);
   /** True when all weights are equal: then raw scores order the nodes and no logarithm is needed. */
   #uniform = true;
@@ -62,9 +66,11 @@ export class Rendezvous implements Placement {
     const keyHash = hashKey(key, this.#seed);
     let best = 0;
     if (this.#uniform) {
-      let bestScore = -1;
-      for (let i = 0; i < count; i++) {
-        const score = xxh32Pair(keyHash, hashes[i]!);
+      // Scores are compared as unsigned 32-bit numbers; flipping the sign bit lets int32
+      // comparison do that without leaving V8's small-integer representation.
+      let bestScore = xxh32Pair(keyHash, hashes[0]!) ^ SIGN_BIT;
+      for (let i = 1; i < count; i++) {
+        const score = xxh32Pair(keyHash, hashes[i]!) ^ SIGN_BIT;
         if (score > bestScore) {
           bestScore = score;
           best = i;
@@ -73,14 +79,14 @@ export class Rendezvous implements Placement {
     } else {
       let bestScore = -1;
       for (let i = 0; i < count; i++) {
-        const score = weightedScore(xxh32Pair(keyHash, hashes[i]!), this.#weights[i]!);
+        const score = weightedScore(xxh32Pair(keyHash, hashes[i]!) >>> 0, this.#weights[i]!);
         if (score > bestScore) {
           bestScore = score;
           best = i;
         }
       }
     }
-    return this.#members[best]!.id;
+    return this.#ids[best]!;
   }
 
   owners(key: PlacementKey, n: number): string[] {
@@ -91,7 +97,7 @@ export class Rendezvous implements Placement {
     const keyHash = hashKey(key, this.#seed);
     const scores = new Float64Array(count);
     for (let i = 0; i < count; i++) {
-      const raw = xxh32Pair(keyHash, this.#hashes[i]!);
+      const raw = xxh32Pair(keyHash, this.#hashes[i]!) >>> 0;
       scores[i] = this.#uniform ? raw : weightedScore(raw, this.#weights[i]!);
     }
     const order = Array.from({ length: count }, (_, i) => i);
@@ -142,7 +148,8 @@ export class Rendezvous implements Placement {
 
   #rebuild(): void {
     const count = this.#members.length;
-    this.#hashes = new Uint32Array(count);
+    this.#ids = this.#members.map((m) => m.id);
+    this.#hashes = new Int32Array(count);
     this.#weights = new Float64Array(count);
     for (let i = 0; i < count; i++) {
       this.#hashes[i] = xxh32(this.#bytes[i]!, this.#seed);

@@ -95,7 +95,10 @@ export class RingTable {
     this.#free.push(slot);
   }
 
-  /** Slot of the node owning `hash`: the owner of the first point >= hash, wrapping (ring non-empty). */
+  /**
+   * Slot of the node owning `hash` (32 bits, signed or unsigned): the owner of the first point
+   * >= hash, wrapping (ring must be non-empty).
+   */
   ownerSlot(hash: number): number {
     const entry = this.#index[hash >>> this.#shift]!;
     // Most buckets hold no point, so one read answers; otherwise scan the bucket's few points.
@@ -106,12 +109,13 @@ export class RingTable {
   find(hash: number): number {
     const entry = this.#index[hash >>> this.#shift]!;
     if (entry >= 0) return this.#scan(entry, hash);
+    const target = hash >>> 0;
     const points = this.points;
     let lo = 0;
     let hi = points.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (points[mid]! < hash) lo = mid + 1;
+      if (points[mid]! < target) lo = mid + 1;
       else hi = mid;
     }
     return lo === points.length ? 0 : lo;
@@ -119,8 +123,9 @@ export class RingTable {
 
   #scan(start: number, hash: number): number {
     const points = this.points;
+    const target = hash >>> 0;
     let i = start;
-    while (i < points.length && points[i]! < hash) i++;
+    while (i < points.length && points[i]! < target) i++;
     return i === points.length ? 0 : i;
   }
 

@@ -1,6 +1,6 @@
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
 import { PlacementErrorCode } from './errors.ts';
-import { xxh32, xxh32String } from './hash.ts';
+import { hashBytes, hashString } from './hash.ts';
 
 /** A key to place: a string (hashed as its UTF-8 bytes) or raw bytes. */
 export type PlacementKey = string | Uint8Array;
@@ -53,9 +53,12 @@ export function toMember(spec: NodeSpec): Member {
   return { id, weight };
 }
 
-/** The 32-bit position of a key: XXH32 of its bytes (strings as UTF-8) with `seed`. */
+/**
+ * The 32-bit position of a key: XXH32 of its bytes (strings as UTF-8) with `seed`, as a signed
+ * int32 (use `>>> 0` for the unsigned value).
+ */
 export function hashKey(key: PlacementKey, seed: number): number {
-  return typeof key === 'string' ? xxh32String(key, seed) : xxh32(key, seed);
+  return typeof key === 'string' ? hashString(key, seed) : hashBytes(key, seed, key.length);
 }
 
 /** Orders two byte strings lexicographically (shorter first on a common prefix). */
