@@ -147,7 +147,11 @@ export class TcpTransport extends EventEmitter<TcpTransportEvents> implements Tr
       return;
     }
     const link = this.#links.get(to);
-    if (this.#closed || link === undefined) {
+    if (this.#closed) {
+      this.#drop(CoreErrorCode.Closed, to, 'transport is closed');
+      return;
+    }
+    if (link === undefined) {
       this.#drop(TransportErrorCode.UnknownPeer, to, 'no address known for peer; call setPeerAddress');
       return;
     }
