@@ -62,12 +62,13 @@ export function parseMessage(
       return isSeq(raw['seq']) && isId(raw['target']) && updatesOk(raw['up'], maxItems)
         ? (raw as GossipMessage)
         : undefined;
-    case 'ack':
-      return isSeq(raw['seq']) &&
-        (raw['coord'] === null || isCoordinate(raw['coord'], dimensions)) &&
-        updatesOk(raw['up'], maxItems)
-        ? (raw as GossipMessage)
-        : undefined;
+    case 'ack': {
+      if (!isSeq(raw['seq']) || !updatesOk(raw['up'], maxItems)) return undefined;
+      // A coordinate we cannot use (Vivaldi off here, or another dimensionality) must not cost
+      // the ack itself: that would turn a configuration mismatch into failure detections.
+      const coord = isCoordinate(raw['coord'], dimensions) ? raw['coord'] : null;
+      return { t: 'ack', seq: raw['seq'], coord, up: raw['up'] as Update[] };
+    }
     case 'preq':
       return isSeq(raw['seq']) && isId(raw['target']) ? (raw as GossipMessage) : undefined;
     case 'nack':

@@ -35,6 +35,16 @@ function runTimers(core: SwimCore, untilMs: number): Outgoing[] {
   }
 }
 
+/** Tick until the core sends its first ping. */
+function firstPing(core: SwimCore): { ping: Outgoing; sentMs: number } {
+  for (;;) {
+    const sentMs = core.nextDeadlineMs();
+    core.tick(sentMs);
+    const ping = sent(core.takeOutput(), 'ping').at(0);
+    if (ping !== undefined) return { ping, sentMs };
+  }
+}
+
 test('config validation names the knob', () => {
   assert.throws(
     () => resolveGossipConfig({ probeIntervalMs: 0 }),
@@ -136,13 +146,7 @@ test('incarnation order: equal or older alive cannot clear a suspicion, a newer 
 
 test('a failed probe: ping, then ping-req to k helpers after the timeout, then suspicion', () => {
   const a = coreWith('a', ['b', 'c', 'd', 'e']);
-  let ping: Outgoing | undefined;
-  let sentMs = 0;
-  while (ping === undefined) {
-    sentMs = a.nextDeadlineMs();
-    a.tick(sentMs);
-    ping = sent(a.takeOutput(), 'ping')[0];
-  }
+  const { ping, sentMs } = firstPing(a);
   const target = ping.to;
   assert.ok(ping.message.t === 'ping');
   assert.equal(runTimers(a, sentMs + 499).filter((m) => m.message.t === 'preq').length, 0);
@@ -167,6 +171,19 @@ test('an ack ends the probe, lowers the awareness score and feeds Vivaldi', () =
   assert.equal(a.localHealth, 0);
   assert.deepEqual(a.coordinate('b'), coord);
   assert.ok((a.estimateRttMs('a', 'b') ?? 0) > 0);
+});
+
+test('an ack with an unusable coordinate still counts as an ack', () => {
+  const a = coreWith('a', ['b']);
+  const { ping, sentMs } = firstPing(a);
+  assert.ok(ping.message.t === 'ping');
+  const coord = { vec: [1, 2, 3], error: 1, adjustment: 0, height: 0 }; // 3 dimensions, not 8
+  a.receive('b', { t: 'ack', seq: ping.message.seq, coord, up: [] }, sentMs + 100);
+  assert.deepEqual(
+    runTimers(a, sentMs + 999).filter((m) => m.message.t === 'preq'),
+    [],
+  );
+  assert.equal(a.coordinate('b'), undefined);
 });
 
 test('a relay pings the target for the requester and nacks it when no ack comes', () => {
