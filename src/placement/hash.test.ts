@@ -63,6 +63,11 @@ test('xxh32String hashes exactly the UTF-8 bytes, lone surrogates included', () 
     ),
     { numRuns: 500 },
   );
+  // Longer than the initial scratch buffer, so encoding must grow it first.
+  for (const text of ['é'.repeat(300), '🔑'.repeat(500), 'a'.repeat(1000) + '\u00ff', '\ud800'.repeat(400)]) {
+    assert.equal(xxh32String(text, 7), xxh32(utf8(text), 7), `${text.length} code units`);
+    assert.deepEqual(utf8Bytes(text), utf8(text));
+  }
 });
 
 test('the short fixed-width forms equal xxh32 of their little-endian bytes', () => {

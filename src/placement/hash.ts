@@ -35,6 +35,9 @@ function readU32(bytes: Uint8Array, i: number): number {
  * Reference: https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md
  */
 export function xxh32(bytes: Uint8Array, seed = 0, length = bytes.length): number {
+  if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
+    throw new RangeError(`xxh32: length ${length} is outside the ${bytes.length} bytes given`);
+  }
   return hashBytes(bytes, seed, length) >>> 0;
 }
 
@@ -129,8 +132,11 @@ export function xxh32String(text: string, seed = 0): number {
 export function hashString(text: string, seed: number): number {
   wideChars = 0;
   const h = xxh32Ascii(text, seed, text.length);
+  if (wideChars < 0x80) return h;
   // A char code >= 0x80 means the UTF-8 bytes differ from the char codes: encode, then hash.
-  return wideChars < 0x80 ? h : hashBytes(scratch, seed, encodeUtf8(text));
+  // (Encode first: it may replace `scratch` with a larger buffer.)
+  const length = encodeUtf8(text);
+  return hashBytes(scratch, seed, length);
 }
 
 /** OR of every char code read by {@link charWord} since the last reset. */
@@ -186,7 +192,8 @@ function xxh32Ascii(text: string, seed: number, length: number): number {
 
 /** The UTF-8 bytes of `text` (a fresh copy); used where bytes must be compared, not hashed. */
 export function utf8Bytes(text: string): Uint8Array {
-  return scratch.slice(0, encodeUtf8(text));
+  const length = encodeUtf8(text);
+  return scratch.slice(0, length);
 }
 
 /**
