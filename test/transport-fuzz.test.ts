@@ -2,7 +2,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createTcpTransport, type TcpTransport } from '../src/transport/index.ts';
-import { encodeHello, HandshakeType, PROTOCOL_VERSION, RejectReason } from '../src/transport/handshake.ts';
+import * as net from 'node:net';
+import {
+  encodeAccept,
+  encodeChallenge,
+  encodeHello,
+  HandshakeType,
+  PROTOCOL_VERSION,
+  RejectReason,
+} from '../src/transport/handshake.ts';
 import { captureLogs, frame, RawPeer, waitFor } from '../src/transport/test-kit.ts';
 
 // One target transport faces every hostile input below, while a legitimate peer keeps talking to
@@ -237,3 +245,60 @@ function lengthOnly(length: number): Buffer {
   header.writeUInt32BE(length);
   return header;
 }
+
+test('a hostile listener cannot crash the dialer or get it to open a connection', async () => {
+  const dialerLogs = captureLogs();
+  const dialer = await createTcpTransport({
+    id: 'dialer',
+    listen: { host: '127.0.0.1', port: 0 },
+    clusterSecret: SECRET,
+    reconnectMinMs: 2,
+    reconnectMaxMs: 10,
+    handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS,
+    logger: dialerLogs.logger,
+  });
+  const responses: Buffer[] = [];
+  let accepted = 0;
+  const server = net.createServer((socket) => {
+    accepted++;
+    socket.on('error', () => undefined);
+    // Answer the HELLO with whatever the property chose, then hang up.
+    socket.once('data', () => {
+      socket.end(responses.shift() ?? Buffer.alloc(0));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  let opened = false;
+  dialer.on('peerConnected', () => (opened = true));
+  try {
+    dialer.setPeerAddress('evil', `127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    dialer.send('evil', 'first message, which starts the dialing');
+    const challenge = frame(encodeChallenge(Buffer.alloc(32, 4), 'evil'));
+    const hostile = fc.oneof(
+      fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
+      // A well-formed CHALLENGE from the right id, then an ACCEPT with a made-up MAC or garbage.
+      fc
+        .uint8Array({ minLength: 32, maxLength: 32 })
+        .map((mac) => Buffer.concat([challenge, frame(encodeAccept(Buffer.from(mac)))])),
+      fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.concat([challenge, Buffer.from(b)])),
+    );
+    await fc.assert(
+      fc.asyncProperty(hostile, async (response) => {
+        const before = accepted;
+        responses.push(response);
+        await waitFor('the dialer to reconnect and consume the response', () => accepted > before + 1);
+      }),
+      { numRuns: 30 },
+    );
+    assert.equal(opened, false);
+    assert.equal(dialer.stats().peers['evil']!.connected, false);
+    assert.ok(dialerLogs.codes().includes('SKEIN_AUTH_FAILED'), 'a forged ACCEPT is caught');
+    // The dialer still works with a real peer.
+    dialer.setPeerAddress('legit', legit.address);
+    dialer.send('legit', 'still alive');
+    await waitFor('legit hears the dialer', () => legitGot.includes('still alive'));
+  } finally {
+    server.close();
+    await dialer.close();
+  }
+});
