@@ -263,7 +263,7 @@ export class Membership {
   }
 
   checkMetadata(metadata: Metadata): void {
-    if (!isMetadata(metadata) || Object.keys(metadata).length > this.#config.maxMetadataKeys) {
+    if (!isMetadata(metadata, this.#config.maxMetadataKeys)) {
       throw new SkeinError(
         GossipErrorCode.InvalidMetadata,
         `metadata must be a flat object of at most ${this.#config.maxMetadataKeys} string/number/boolean values`,

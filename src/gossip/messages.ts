@@ -47,26 +47,35 @@ export type GossipMessage =
 
 const states = new Set<unknown>(Object.values(MemberState));
 
+/** Bounds a message from the network must respect (from the receiver's GossipConfig). */
+export interface MessageLimits {
+  readonly maxUpdates: number;
+  readonly maxMembers: number;
+  readonly maxMetadataKeys: number;
+  /** Vivaldi dimensionality (0 when Vivaldi is off). */
+  readonly dimensions: number;
+}
+
 /**
- * Validate a decoded message from the network. Anything malformed is dropped (returns undefined):
- * a peer running other code must not be able to crash or corrupt this member.
+ * Validate a decoded message from the network. Anything malformed or over a bound is dropped
+ * (returns undefined): a peer running other code must not be able to crash or corrupt this member.
  */
-export function parseMessage(
-  raw: unknown,
-  limits: { maxUpdates: number; maxMembers: number; dimensions: number },
-): GossipMessage | undefined {
-  const { maxUpdates: maxItems, dimensions } = limits;
+export function parseMessage(raw: unknown, limits: MessageLimits): GossipMessage | undefined {
   if (!isObject(raw)) return undefined;
+  const updatesOk = (up: unknown): boolean =>
+    Array.isArray(up) &&
+    up.length <= limits.maxUpdates &&
+    up.every((u) => isUpdate(u, limits.maxMetadataKeys));
   switch (raw['t']) {
     case 'ping':
-      return isSeq(raw['seq']) && isId(raw['target']) && updatesOk(raw['up'], maxItems)
+      return isSeq(raw['seq']) && isId(raw['target']) && updatesOk(raw['up'])
         ? (raw as GossipMessage)
         : undefined;
     case 'ack': {
-      if (!isSeq(raw['seq']) || !updatesOk(raw['up'], maxItems)) return undefined;
+      if (!isSeq(raw['seq']) || !updatesOk(raw['up'])) return undefined;
       // A coordinate we cannot use (Vivaldi off here, or another dimensionality) must not cost
       // the ack itself: that would turn a configuration mismatch into failure detections.
-      const coord = isCoordinate(raw['coord'], dimensions) ? raw['coord'] : null;
+      const coord = isCoordinate(raw['coord'], limits.dimensions) ? raw['coord'] : null;
       return { t: 'ack', seq: raw['seq'], coord, up: raw['up'] as Update[] };
     }
     case 'preq':
@@ -74,13 +83,13 @@ export function parseMessage(
     case 'nack':
       return isSeq(raw['seq']) ? (raw as GossipMessage) : undefined;
     case 'gossip':
-      return updatesOk(raw['up'], maxItems) ? (raw as GossipMessage) : undefined;
+      return updatesOk(raw['up']) ? (raw as GossipMessage) : undefined;
     case 'sync': {
       const members = raw['members'];
       return typeof raw['reply'] === 'boolean' &&
         Array.isArray(members) &&
         members.length <= limits.maxMembers &&
-        members.every(isWireMember)
+        members.every((m) => isWireMember(m, limits.maxMetadataKeys))
         ? (raw as GossipMessage)
         : undefined;
     }
@@ -89,15 +98,11 @@ export function parseMessage(
   }
 }
 
-function updatesOk(up: unknown, maxItems: number): boolean {
-  return Array.isArray(up) && up.length <= maxItems && up.every(isUpdate);
-}
-
-function isUpdate(u: unknown): boolean {
+function isUpdate(u: unknown, maxMetadataKeys: number): boolean {
   if (!isObject(u) || !isId(u['id']) || !isInc(u['inc'])) return false;
   switch (u['k']) {
     case 'alive':
-      return isMetadata(u['meta']);
+      return isMetadata(u['meta'], maxMetadataKeys);
     case 'suspect':
     case 'dead':
       return isId(u['from']);
@@ -106,14 +111,25 @@ function isUpdate(u: unknown): boolean {
   }
 }
 
-function isWireMember(m: unknown): boolean {
-  return isObject(m) && isId(m['id']) && isInc(m['inc']) && states.has(m['st']) && isMetadata(m['meta']);
+function isWireMember(m: unknown, maxMetadataKeys: number): boolean {
+  return (
+    isObject(m) &&
+    isId(m['id']) &&
+    isInc(m['inc']) &&
+    states.has(m['st']) &&
+    isMetadata(m['meta'], maxMetadataKeys)
+  );
 }
 
-/** Metadata values are scalars so that equality is cheap and the wire form is language-neutral. */
-export function isMetadata(meta: unknown): meta is Metadata {
+/**
+ * Metadata is a flat object of at most `maxKeys` scalars, so that equality is cheap, its size is
+ * bounded and the wire form is language-neutral.
+ */
+export function isMetadata(meta: unknown, maxKeys: number): meta is Metadata {
   if (!isObject(meta)) return false;
+  let keys = 0;
   for (const key in meta) {
+    if (++keys > maxKeys) return false;
     const value = meta[key];
     if (
       typeof value !== 'string' &&

@@ -270,4 +270,9 @@ test('metadata must be flat and bounded', () => {
   );
   a.updateMetadata({ role: 'web', cpu: 0.5 }, 1);
   assert.equal(a.incarnation, 1);
+  // The same bound applies to what others send: an oversized alive update is dropped.
+  a.receive('b', { t: 'gossip', up: [{ k: 'alive', id: 'c', inc: 0, meta: { x: 1, y: 2, z: 3 } }] }, 2);
+  assert.equal(a.member('c'), undefined);
+  a.receive('b', { t: 'gossip', up: [{ k: 'alive', id: 'c', inc: 0, meta: { x: 1, y: 2 } }] }, 3);
+  assert.equal(a.member('c')?.state, 'alive');
 });

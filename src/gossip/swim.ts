@@ -136,6 +136,7 @@ export class SwimCore {
     const message = parseMessage(raw, {
       maxUpdates: this.config.maxUpdatesPerMessage,
       maxMembers: this.config.maxMembers,
+      maxMetadataKeys: this.config.maxMetadataKeys,
       dimensions,
     });
     if (message === undefined || from === this.id) return;
