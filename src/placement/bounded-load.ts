@@ -15,7 +15,8 @@ import {
 export interface BoundedLoadOptions {
   /**
    * c in "no node above c × its fair share": node i takes at most ceil(c × P × w_i / Σw)
-   * partitions. Must be > 1. Lower is more even but moves more on membership changes. Default 1.25.
+   * partitions. At least 1 + 1/P. Lower is more even but moves more on membership changes.
+   * Default 1.25.
    */
   readonly loadFactor?: number;
   /** Number of partitions P (a power of two, at most 2^20). Default 4096. */
@@ -69,10 +70,12 @@ export class BoundedLoadPlacement implements Placement {
         `placement: partitions must be a power of two in [1, 2^20], got ${partitions}`,
       );
     }
-    if (!(loadFactor > 1) || !Number.isFinite(loadFactor)) {
+    // c × P ≥ P + 1 leaves at least one partition of slack, so rounding can never make the caps
+    // sum below P (which would leave a partition with nowhere to go).
+    if (!Number.isFinite(loadFactor) || loadFactor * partitions < partitions + 1) {
       throw new SkeinError(
         CoreErrorCode.InvalidArgument,
-        `placement: loadFactor must be a finite number > 1, got ${loadFactor}`,
+        `placement: loadFactor must be finite and at least 1 + 1/partitions (${1 + 1 / partitions}), got ${loadFactor}`,
       );
     }
     this.#table = new RingTable(options.pointsPerNode ?? DEFAULT_BOUNDED_POINTS);

@@ -132,7 +132,7 @@ test('bounded loads: no node ever holds more than ceil(c × P × w / Σw) partit
   const ops = fc.array(fc.tuple(fc.boolean(), member), { minLength: 1, maxLength: 25 });
   fc.assert(
     fc.property(
-      fc.constantFrom(1.01, 1.05, 1.25, 2),
+      fc.constantFrom(1.02, 1.05, 1.25, 2),
       fc.constantFrom(64, 512, 1024),
       ops,
       (loadFactor, partitions, steps) => {
@@ -227,6 +227,10 @@ test('errors carry stable codes', () => {
   }, PlacementErrorCode.Unsupported);
   code(() => new JumpPlacement([{ id: 'a', weight: 2 }]), PlacementErrorCode.Unsupported);
   code(() => new BoundedLoadPlacement(['a'], { loadFactor: 1 }), 'SKEIN_INVALID_ARGUMENT');
+  code(
+    () => new BoundedLoadPlacement(['a'], { loadFactor: 1.001, partitions: 64 }),
+    'SKEIN_INVALID_ARGUMENT',
+  );
   code(() => new BoundedLoadPlacement(['a'], { partitions: 1000 }), 'SKEIN_INVALID_ARGUMENT');
 });
 
