@@ -31,6 +31,8 @@ const coalesceWriteBytes = arg('coalesce-bytes') === undefined ? undefined : Num
 interface Result {
   messages: number;
   seconds: number;
+  /** Receiver CPU time (user + system) over the same interval: robust to a busy machine. */
+  cpuMicros: number;
 }
 
 /** A payload size that makes `{ seq, payload }` encode to `messageBytes` for large seq values. */
@@ -51,11 +53,21 @@ async function receiver(onListening: (address: string) => void): Promise<Result>
   });
   let count = 0;
   let firstMs = 0;
+  let firstCpu = process.cpuUsage();
   const done = new Promise<Result>((resolve) => {
     t.setHandler(() => {
-      if (count === 0) firstMs = performance.now();
-      if (++count === messages)
-        resolve({ messages: count - 1, seconds: (performance.now() - firstMs) / 1000 });
+      if (count === 0) {
+        firstMs = performance.now();
+        firstCpu = process.cpuUsage();
+      }
+      if (++count === messages) {
+        const cpu = process.cpuUsage(firstCpu);
+        resolve({
+          messages: count - 1,
+          seconds: (performance.now() - firstMs) / 1000,
+          cpuMicros: cpu.user + cpu.system,
+        });
+      }
     });
   });
   onListening(t.address);
@@ -82,14 +94,19 @@ async function sender(to: string): Promise<TcpTransport> {
   return t;
 }
 
-function report(result: Result, tx: TcpTransport, mode: string): void {
+function report(result: Result, tx: TcpTransport, mode: string, senderCpuMicros?: number): void {
   const rate = result.messages / result.seconds;
   const stats = tx.stats();
   const perWrite = stats.msgsSent / Math.max(1, stats.socketWrites);
+  const cpuPerMsg = (micros: number): string => (micros / messages).toFixed(2);
+  const cpu =
+    senderCpuMicros === undefined
+      ? `${cpuPerMsg(result.cpuMicros)} µs CPU/msg (both sides)`
+      : `CPU/msg: sender ${cpuPerMsg(senderCpuMicros)} µs, receiver ${cpuPerMsg(result.cpuMicros)} µs`;
   console.log(
     `transport ${mode}: ${messages} msgs of ${messageBytes} B: ${Math.round(rate).toLocaleString('en-US')} msgs/s, ` +
-      `${((rate * messageBytes) / 1e6).toFixed(1)} MB/s payload; ${perWrite.toFixed(1)} msgs per socket write; ` +
-      `dropped ${stats.msgsDropped}`,
+      `${((rate * messageBytes) / 1e6).toFixed(1)} MB/s payload; ${cpu}; ` +
+      `${perWrite.toFixed(1)} msgs per socket write; dropped ${stats.msgsDropped}`,
   );
 }
 
@@ -118,9 +135,11 @@ async function main(): Promise<void> {
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const first = await lines.next();
   const { address } = JSON.parse(String(first.value)) as { address: string };
+  const startCpu = process.cpuUsage();
   const tx = await sender(address);
   const last = await lines.next();
-  report(JSON.parse(String(last.value)) as Result, tx, 'two processes');
+  const senderCpu = process.cpuUsage(startCpu);
+  report(JSON.parse(String(last.value)) as Result, tx, 'two processes', senderCpu.user + senderCpu.system);
   await tx.close();
 }
 
