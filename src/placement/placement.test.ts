@@ -9,6 +9,7 @@ import {
   JumpPlacement,
   PlacementErrorCode,
   Rendezvous,
+  RendezvousTable,
   type NodeSpec,
   type Placement,
 } from './index.ts';
@@ -17,10 +18,11 @@ import {
 const setStrategies: Record<string, (nodes: NodeSpec[]) => Placement> = {
   ring: (nodes) => new HashRing(nodes, { pointsPerNode: 64 }),
   rendezvous: (nodes) => new Rendezvous(nodes),
+  table: (nodes) => new RendezvousTable(nodes, { partitions: 1024 }),
   bounded: (nodes) => new BoundedLoadPlacement(nodes, { partitions: 256, pointsPerNode: 32 }),
 };
 /** Strategies with minimal movement for any join or leave. */
-const minimal = ['ring', 'rendezvous'] as const;
+const minimal = ['ring', 'rendezvous', 'table'] as const;
 
 const nodeIds = fc.uniqueArray(fc.string({ minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 12 });
 const keyList = fc.array(fc.string({ maxLength: 24 }), { minLength: 1, maxLength: 150 });
@@ -30,18 +32,25 @@ function ownersOf(placement: Placement, keys: readonly string[]): string[] {
 }
 
 test('determinism: owners depend on the member set only, not on insertion order or history', () => {
+  const weightOf = (seed: number, i: number): number => [1, 1, 2, 0.5][(seed + i) % 4]!;
   for (const [name, make] of Object.entries(setStrategies)) {
     fc.assert(
       fc.property(nodeIds, keyList, fc.string({ minLength: 1 }), fc.nat(), (ids, keys, extra, seed) => {
         fc.pre(!ids.includes(extra));
-        const a = make(ids);
-        const shuffled = new Random(seed).shuffle([...ids]);
+        const members = ids.map((id, i) => ({ id, weight: weightOf(seed, i) }));
+        const a = make(members);
+        const shuffled = new Random(seed).shuffle([...members]);
         // A different history: another member joins first and leaves again (its slot is reused).
         const b = make([extra, ...shuffled]);
         b.remove(extra);
-        assert.deepEqual(ownersOf(b, keys), ownersOf(a, keys), name);
-        for (const key of keys.slice(0, 10)) assert.deepEqual(b.owners(key, 3), a.owners(key, 3), name);
-        assert.deepEqual(b.nodes(), a.nodes(), name);
+        // And another: every member joins one at a time (incremental updates all the way).
+        const c = make([]);
+        for (const member of shuffled) c.add(member);
+        for (const other of [b, c]) {
+          assert.deepEqual(ownersOf(other, keys), ownersOf(a, keys), name);
+          for (const key of keys.slice(0, 10)) assert.deepEqual(other.owners(key, 3), a.owners(key, 3), name);
+          assert.deepEqual(other.nodes(), a.nodes(), name);
+        }
       }),
       { numRuns: 60 },
     );
@@ -179,6 +188,7 @@ test('balance: peak/mean stays within each strategy’s bound on 10 nodes', () =
   const bounds: [string, Placement, number][] = [
     ['ring (default 4096 points)', new HashRing(ten), 1.05],
     ['rendezvous', new Rendezvous(ten), 1.03],
+    ['rendezvous table (default 65536 partitions)', new RendezvousTable(ten), 1.05],
     ['jump', new JumpPlacement(ten), 1.03],
     ['bounded c=1.05', new BoundedLoadPlacement(ten, { loadFactor: 1.05 }), 1.08],
   ];
@@ -195,6 +205,7 @@ test('weights: a node of weight w gets w shares', () => {
   const cases: [string, Placement, number][] = [
     ['ring', new HashRing(nodes), 0.06],
     ['rendezvous', new Rendezvous(nodes), 0.03],
+    ['table', new RendezvousTable(nodes), 0.04],
     ['bounded', new BoundedLoadPlacement(nodes, { loadFactor: 1.1 }), 0.12],
   ];
   for (const [name, placement, tolerance] of cases) {

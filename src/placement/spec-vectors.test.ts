@@ -5,6 +5,7 @@ import {
   HashRing,
   JumpPlacement,
   Rendezvous,
+  RendezvousTable,
   xxh32String,
   type Placement,
 } from './index.ts';
@@ -30,6 +31,8 @@ const placements: Record<string, Placement> = {
   rendezvousWeighted: new Rendezvous(weighted),
   jump: new JumpPlacement(nodes),
   bounded: new BoundedLoadPlacement(nodes, { partitions: 64, pointsPerNode: 16 }),
+  table: new RendezvousTable(nodes),
+  tableWeighted64: new RendezvousTable(weighted, { partitions: 64 }),
 };
 
 const vectors: [key: string, keyHash: number, owners: Record<string, string>][] = [
@@ -44,6 +47,8 @@ const vectors: [key: string, keyHash: number, owners: Record<string, string>][] 
       rendezvousWeighted: 'echo,alpha,charlie',
       jump: 'delta,echo,alpha',
       bounded: 'charlie,delta,bravo',
+      table: 'echo,delta,charlie',
+      tableWeighted64: 'charlie,bravo,alpha',
     },
   ],
   [
@@ -57,6 +62,8 @@ const vectors: [key: string, keyHash: number, owners: Record<string, string>][] 
       rendezvousWeighted: 'bravo,charlie,echo',
       jump: 'alpha,bravo,charlie',
       bounded: 'alpha,bravo,delta',
+      table: 'charlie,alpha,echo',
+      tableWeighted64: 'bravo,alpha,echo',
     },
   ],
   [
@@ -70,6 +77,8 @@ const vectors: [key: string, keyHash: number, owners: Record<string, string>][] 
       rendezvousWeighted: 'bravo,charlie,alpha',
       jump: 'echo,alpha,bravo',
       bounded: 'delta,charlie,bravo',
+      table: 'delta,bravo,charlie',
+      tableWeighted64: 'bravo,alpha,echo',
     },
   ],
   [
@@ -83,6 +92,8 @@ const vectors: [key: string, keyHash: number, owners: Record<string, string>][] 
       rendezvousWeighted: 'bravo,echo,delta',
       jump: 'charlie,delta,echo',
       bounded: 'alpha,bravo,delta',
+      table: 'echo,delta,charlie',
+      tableWeighted64: 'bravo,echo,delta',
     },
   ],
   [
@@ -96,6 +107,8 @@ const vectors: [key: string, keyHash: number, owners: Record<string, string>][] 
       rendezvousWeighted: 'charlie,alpha,delta',
       jump: 'charlie,delta,echo',
       bounded: 'charlie,bravo,echo',
+      table: 'charlie,delta,alpha',
+      tableWeighted64: 'alpha,bravo,delta',
     },
   ],
   [
@@ -109,6 +122,8 @@ const vectors: [key: string, keyHash: number, owners: Record<string, string>][] 
       rendezvousWeighted: 'bravo,echo,alpha',
       jump: 'delta,echo,alpha',
       bounded: 'delta,bravo,echo',
+      table: 'bravo,alpha,delta',
+      tableWeighted64: 'delta,bravo,echo',
     },
   ],
 ];
