@@ -54,6 +54,11 @@ describe('three raft-node processes over TCP', () => {
       assert.equal(s.kv.digest, statuses[0]!.kv.digest, `${s.id} applied the commands in the same order`);
       assert.equal(s.term, leader.term, `${s.id} is in the leader's term`);
     }
+    // Errors cross the IPC channel with their stable code.
+    await assert.rejects(
+      cluster.member(leaderId).request({ cmd: 'enqueue', action: 'nope', params: {} }),
+      (error: unknown) => error instanceof SkeinError && error.code === 'SKEIN_UNKNOWN_ACTION',
+    );
     // A linearizable read on a follower sees the last write.
     assert.equal(
       await cluster.member(followerId).request({ cmd: 'read', key: `k${COMMANDS - 1}` }),
@@ -85,6 +90,18 @@ describe('three raft-node processes over TCP', () => {
       async () => (await cluster.status(other)).kv.applied === s.kv.applied,
       10_000,
     );
+  });
+  test('SIGTERM makes a leader hand over leadership, then exit 0', async () => {
+    const leaderId = await cluster.waitForLeader();
+    const leader = cluster.member(leaderId);
+    const exited = new Promise<number | null>((resolve) =>
+      leader.once('exit', (code) => {
+        resolve(code);
+      }),
+    );
+    leader.child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(leader.output, /"msg":"leadership transferred"/);
   });
 });
 

@@ -18,6 +18,8 @@ export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly errors: number;
+  /** CPU time (user + system) this process spent per completed proposal, warm-up included, in µs. */
+  readonly cpuUsPerCommit: number;
   readonly firstError: { code: string; message: string } | null;
 }
 
@@ -38,7 +40,9 @@ export function runLoad(
   let errors = 0;
   let firstError: { code: string; message: string } | null = null;
   let seq = 0;
+  let completed = 0;
   let inFlight = 0;
+  const cpuStart = process.cpuUsage();
   const startMs = performance.now();
   const measureFromMs = startMs + options.warmupMs;
   const endMs = measureFromMs + options.durationMs;
@@ -46,6 +50,7 @@ export function runLoad(
   return new Promise((resolve) => {
     const finish = (): void => {
       const elapsedMs = options.durationMs;
+      const cpu = process.cpuUsage(cpuStart);
       const sorted = samples.subarray(0, sampleCount).sort();
       resolve({
         commits,
@@ -54,6 +59,7 @@ export function runLoad(
         p50Ms: percentile(sorted, 0.5),
         p99Ms: percentile(sorted, 0.99),
         errors,
+        cpuUsPerCommit: completed > 0 ? (cpu.user + cpu.system) / completed : Number.NaN,
         firstError,
       });
     };
@@ -63,6 +69,7 @@ export function runLoad(
       propose(seq++).then(
         () => {
           const t1 = performance.now();
+          completed++;
           if (t1 >= measureFromMs && t1 <= endMs) {
             commits++;
             if (t0 >= measureFromMs && sampleCount < maxSamples) samples[sampleCount++] = t1 - t0;

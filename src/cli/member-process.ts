@@ -60,7 +60,8 @@ export class MemberProcess extends EventEmitter<MemberProcessEvents> {
     this.child.on('message', (message) => {
       this.#onMessage(message as Record<string, unknown>);
     });
-    this.child.on('exit', (code, signal) => {
+    // 'close' rather than 'exit': it comes after stdout and stderr are drained, so `output` is complete.
+    this.child.on('close', (code, signal) => {
       this.exited = true;
       const error = new SkeinError('SKEIN_CLOSED', `member exited (code ${code}, signal ${signal})`);
       for (const p of this.#pending.values()) p.reject(error);

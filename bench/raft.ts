@@ -1,0 +1,143 @@
+/**
+ * Raft throughput and commit latency, 3 voters, 256-byte payloads, at 1, 64 and 256 outstanding
+ * proposals (a closed loop: each completion issues the next proposal).
+ *
+ *  (a) in-process: 3 RaftNodes in this process on a zero-delay in-memory transport (messages by
+ *      reference, delivered in batches on the next event-loop turn), real clock and event loop —
+ *      the cost of the Raft core + driver + state machine alone, all three members on ONE thread.
+ *  (b) tcp: 3 `skein raft-node` processes on 127.0.0.1 with the real TCP transport (msgpack
+ *      frames, authenticated connections). The load generator runs inside the leader process
+ *      (started over IPC with the `load` control command) so IPC is not what gets measured.
+ *
+ * A commit is counted when `enqueue` resolves on the leader: the entry is committed by a quorum
+ * and applied to the leader's key-value map. Latency is enqueue → resolve. Storage is in memory
+ * (durable storage is not wired in yet), so no fsync is included. Each figure is the median of
+ * `--runs` runs of `--duration-ms` after `--warmup-ms`.
+ *
+ *   npm run bench:raft -- [--mode all|inproc|tcp] [--duration-ms 2000] [--warmup-ms 500] [--runs 3]
+ *                         [--outstanding 1,64,256] [--payload-bytes 256] [--delivery immediate|microtask]
+ *                         [--cpu-prof] [--cpu-prof-dir dir]   (tcp: profile the member processes;
+ *                         for the in-process mode run node itself with --cpu-prof)
+ */
+import { parseArgs } from 'node:util';
+import { ProcessCluster } from '../src/cli/process-cluster.ts';
+import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
+import { startInProcessCluster } from './lib/in-process-cluster.ts';
+import type { Delivery } from './lib/memory-transport.ts';
+
+const { values } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'all' },
+    'duration-ms': { type: 'string', default: '2000' },
+    'warmup-ms': { type: 'string', default: '500' },
+    runs: { type: 'string', default: '3' },
+    outstanding: { type: 'string', default: '1,64,256' },
+    'payload-bytes': { type: 'string', default: '256' },
+    delivery: { type: 'string', default: 'immediate' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'cpu-prof-dir': { type: 'string', default: 'raft-bench-profiles' },
+  },
+});
+
+const durationMs = Number(values['duration-ms']);
+const warmupMs = Number(values['warmup-ms']);
+const runs = Number(values.runs);
+const levels = values.outstanding.split(',').map(Number);
+const payloadBytes = Number(values['payload-bytes']);
+const delivery = values.delivery;
+if (![durationMs, warmupMs, runs, payloadBytes, ...levels].every((n) => Number.isSafeInteger(n) && n >= 0)) {
+  throw new Error('numeric flags must be non-negative integers');
+}
+if (delivery !== 'immediate' && delivery !== 'microtask')
+  throw new Error('--delivery is immediate or microtask');
+const deliveryMode: Delivery = delivery;
+
+const payload = new Uint8Array(payloadBytes).fill(0x61);
+const keys = Array.from({ length: 4096 }, (_, i) => `bench-${i}`);
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function report(mode: string, outstanding: number, results: readonly LoadResult[]): void {
+  const perRun = results.map((r) => Math.round(r.commitsPerSec).toLocaleString('en-US')).join(', ');
+  const errors = results.reduce((n, r) => n + r.errors, 0);
+  const firstError = results.find((r) => r.firstError !== null)?.firstError;
+  console.log(
+    `${mode.padEnd(8)} outstanding=${String(outstanding).padEnd(4)} ` +
+      `${Math.round(median(results.map((r) => r.commitsPerSec)))
+        .toLocaleString('en-US')
+        .padStart(10)} commits/s  ` +
+      `p50 ${median(results.map((r) => r.p50Ms)).toFixed(3)} ms  p99 ${median(results.map((r) => r.p99Ms)).toFixed(3)} ms  ` +
+      `${median(results.map((r) => r.cpuUsPerCommit)).toFixed(1)} CPU µs/commit` +
+      `   (runs: ${perRun}${errors > 0 ? `; ${errors} errors, first: ${firstError?.code} ${firstError?.message}` : ''})`,
+  );
+}
+
+async function inProcess(outstanding: number): Promise<void> {
+  const results: LoadResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    const cluster = await startInProcessCluster({ size: 3, delivery: deliveryMode, seed: 1000 + run });
+    try {
+      const { leader } = cluster;
+      results.push(
+        await runLoad((seq) => leader.enqueue('set', { key: keys[seq & 4095], value: payload }), {
+          durationMs,
+          warmupMs,
+          outstanding,
+        }),
+      );
+      const applied = cluster.kvs.map((kv) => kv.summary().applied);
+      if (applied.some((n) => n === 0)) throw new Error(`a member applied nothing: ${applied.join(', ')}`);
+    } finally {
+      await cluster.stop();
+    }
+  }
+  report('inproc', outstanding, results);
+}
+
+async function overTcp(outstanding: number): Promise<void> {
+  const cluster = await ProcessCluster.start({
+    ids: ['a', 'b', 'c'],
+    tickMs: 50,
+    electionTicks: 20,
+    requestTimeoutMs: 30_000,
+    logLevel: 'warn',
+    nodeArgs: () => (values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof-dir']}`] : []),
+  });
+  try {
+    const leaderId = await cluster.waitForLeader();
+    const results: LoadResult[] = [];
+    for (let run = 0; run < runs; run++) {
+      results.push(
+        (await cluster
+          .member(leaderId)
+          .request({ cmd: 'load', durationMs, warmupMs, outstanding, payloadBytes })) as LoadResult,
+      );
+    }
+    report('tcp', outstanding, results);
+  } finally {
+    // SIGTERM so that --cpu-prof profiles get written (the member exits through process.exit).
+    await Promise.all(
+      [...cluster.members.values()].map((m) => m.kill(values['cpu-prof'] ? 'SIGTERM' : 'SIGKILL')),
+    );
+  }
+}
+
+console.log(
+  `Raft, 3 voters, ${payloadBytes}-byte payloads, closed loop; median of ${runs} × ${durationMs} ms ` +
+    `(after ${warmupMs} ms warm-up); node ${process.version}\n` +
+    'inproc: 3 RaftNodes in ONE process (one thread), zero-delay in-memory transport ' +
+    `(${delivery} batches), real event loop and clock — Raft core + driver + kv apply on all 3.\n` +
+    'tcp:    3 `skein raft-node` processes on 127.0.0.1 over the TCP transport; load generated ' +
+    'inside the leader (IPC only starts it). Commit = enqueue resolved on the leader (quorum-committed, applied).\n' +
+    'Storage is in memory (no fsync).',
+);
+for (const outstanding of levels) {
+  if (values.mode === 'all' || values.mode === 'inproc') await inProcess(outstanding);
+}
+for (const outstanding of levels) {
+  if (values.mode === 'all' || values.mode === 'tcp') await overTcp(outstanding);
+}
