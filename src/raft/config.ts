@@ -22,6 +22,11 @@ export interface RaftCoreOptions {
    * this leader, and that must outlast this leader's belief in its lease. Requires checkQuorum.
    */
   readonly readMode?: 'read-index' | 'lease';
+  /**
+   * Lease reads stop this many ticks before the earliest moment another leader could be elected,
+   * to absorb clock-rate differences between members. Default 2 (must be < electionTicks).
+   */
+  readonly leaseMarginTicks?: number;
   /** Appends in flight to one follower before the leader waits for acknowledgements. Default 256. */
   readonly maxInflightMsgs?: number;
   /** Bytes in flight to one follower before the leader waits. Default 32 MiB. */
@@ -57,6 +62,7 @@ export function resolveOptions(o: RaftCoreOptions): ResolvedOptions {
     preVote: o.preVote ?? true,
     checkQuorum: o.checkQuorum ?? true,
     readMode: o.readMode ?? 'read-index',
+    leaseMarginTicks: o.leaseMarginTicks ?? 2,
     maxInflightMsgs: o.maxInflightMsgs ?? 256,
     maxInflightBytes: o.maxInflightBytes ?? 32 * 1024 * 1024,
     maxMsgBytes: o.maxMsgBytes ?? 1024 * 1024,
@@ -94,7 +100,7 @@ export function applyConfigChange(
       };
     case 'leave-joint':
       if (Object.keys(config.outgoing).length === 0) return null;
-      return { config: { ...config, outgoing: {} } };
+      return { config: withRemoved(config, { ...config, outgoing: {} }) };
     case 'replace':
       return {
         config: withRemoved(config, {

@@ -111,6 +111,23 @@ export class RaftCore {
   readonly #votes = new Map<NodeId, boolean>();
   readonly #progress = new Map<NodeId, Progress>();
   #leadTransferee: NodeId | null = null;
+  /**
+   * Set on a leader that a committed change removed (or demoted): it keeps leading until a quorum
+   * of the new configuration knows the change committed, then hands over (thesis §4.2.2).
+   */
+  #leavingAtIndex = 0;
+  /** Commit index each follower reported in its last heartbeat response. */
+  readonly #reportedCommit = new Map<NodeId, number>();
+  /**
+   * Members a committed change removed, with the index of that change: the leader keeps feeding
+   * them until they report it committed, so they learn they are out (and stop campaigning).
+   * Dropped after `departingTimeoutTicks` in case they are gone for good.
+   */
+  readonly #departing = new Map<NodeId, { index: number; sinceTick: number }>();
+  /** Ticks since this node started; heartbeats carry it so lease reads are timed from the send. */
+  #ticks = 0;
+  /** Per follower: the send tick of the newest heartbeat it acknowledged. */
+  readonly #ackedHeartbeatTick = new Map<NodeId, number>();
   readonly #reads = new ReadIndexTracker();
   /** Reads requested before this leader committed an entry of its own term. */
   #readsAwaitingCommit: ReadRequester[] = [];
@@ -148,6 +165,7 @@ export class RaftCore {
 
   /** One logical clock tick. The driver calls this every `tickIntervalMs`. */
   tick(): void {
+    this.#ticks++;
     this.#electionElapsed++;
     if (this.#role === Role.Leader) {
       this.#tickLeader();
@@ -161,6 +179,7 @@ export class RaftCore {
 
   #tickLeader(): void {
     this.#heartbeatElapsed++;
+    this.#expireDeparting();
     if (this.#electionElapsed >= this.#opts.electionTicks) {
       this.#electionElapsed = 0;
       if (this.#opts.checkQuorum && !this.#checkQuorumActive()) {
@@ -208,7 +227,11 @@ export class RaftCore {
         this.#handleHeartbeat(m);
         return;
       case 'heartbeat-response':
+        this.#reportedCommit.set(m.from, m.commit);
+        this.#ackedHeartbeatTick.set(m.from, Math.max(this.#ackedHeartbeatTick.get(m.from) ?? 0, m.sentTick));
         this.#handleHeartbeatResponse(m.from, m.readRound);
+        this.#maybeForgetDeparted(m.from, m.commit);
+        this.#maybeFinishLeaving();
         return;
       case 'timeout-now':
         if (this.#promotable()) this.#campaign('vote', true);
@@ -227,7 +250,8 @@ export class RaftCore {
 
   /** A node in no cluster with an empty log joins the cluster of the first leader that feeds it. */
   #adoptCluster(m: RaftMessage): boolean {
-    if (this.#clusterId !== '' || m.type !== 'append' || this.log.lastIndex !== 0 || m.clusterId === '') {
+    const fromLeader = m.type === 'append' || m.type === 'heartbeat';
+    if (this.#clusterId !== '' || !fromLeader || this.log.lastIndex !== 0 || m.clusterId === '') {
       return false;
     }
     this.#clusterId = m.clusterId;
@@ -366,6 +390,10 @@ export class RaftCore {
     this.#leaderId = leaderId;
     this.#electionElapsed = 0;
     this.#leadTransferee = null;
+    this.#leavingAtIndex = 0;
+    this.#reportedCommit.clear();
+    this.#departing.clear();
+    this.#ackedHeartbeatTick.clear();
     this.#resetElectionTimeout();
     if (wasLeader) {
       this.#progress.clear();
@@ -459,7 +487,7 @@ export class RaftCore {
     for (const [id, pr] of this.#progress) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.commitIndex);
-      this.#send({ type: 'heartbeat', to: id, commit, readRound, commitOnly: false });
+      this.#send({ type: 'heartbeat', to: id, commit, readRound, commitOnly: false, sentTick: this.#ticks });
       this.#sentCommit.set(id, commit);
     }
   }
@@ -490,7 +518,15 @@ export class RaftCore {
     this.#leaderId = m.from;
     if (this.#role !== Role.Follower) this.#becomeFollower(m.term, m.from);
     this.#commitTo(Math.min(m.commit, this.log.lastIndex));
-    if (!m.commitOnly) this.#send({ type: 'heartbeat-response', to: m.from, readRound: m.readRound });
+    if (!m.commitOnly) {
+      this.#send({
+        type: 'heartbeat-response',
+        to: m.from,
+        readRound: m.readRound,
+        commit: this.log.commitIndex,
+        sentTick: m.sentTick,
+      });
+    }
   }
 
   #handleAppendResponse(m: AppendResponse): void {
@@ -561,26 +597,37 @@ export class RaftCore {
     if (next.clusterId !== undefined) this.#clusterId = next.clusterId;
     if (this.#role === Role.Leader) {
       for (const id of allMembers(this.#config)) if (!this.#progress.has(id)) this.#addProgress(id);
-      for (const id of [...this.#progress.keys()]) if (!isMember(this.#config, id)) this.#progress.delete(id);
+      for (const id of this.#progress.keys()) {
+        if (!isMember(this.#config, id) && id !== this.id && !this.#departing.has(id)) {
+          this.#departing.set(id, { index: this.log.commitIndex, sinceTick: this.#ticks });
+        }
+      }
+      if (!isMember(this.#config, this.id)) this.#progress.delete(this.id);
       if (isJoint(this.#config) && this.#pendingConfigIndex <= this.log.commitIndex) {
         // Joint consensus committed: leave it automatically.
         this.#appendLocal([{ kind: EntryKind.Config, data: { type: 'leave-joint' } }]);
         this.#broadcastAppend();
       }
     }
-    if (wasMember && !isMember(this.#config, this.id)) {
-      this.#detachLocally();
-    } else if (this.#role === Role.Leader && !isVoter(this.#config, this.id)) {
-      this.#stepDownForRemoval();
+    if (this.#role === Role.Leader && !isVoter(this.#config, this.id)) {
+      this.#leavingAtIndex = this.log.commitIndex;
+      this.#maybeFinishLeaving();
+    } else if (wasMember && !isMember(this.#config, this.id)) {
+      this.#leaderId = null;
     }
   }
 
   /**
-   * A leader no longer in the configuration tells everyone the final commit index (so they leave
-   * the joint configuration too) and hands over to the most up-to-date voter.
+   * A leader that its own change removed stays in charge until a quorum of the new configuration
+   * has reported the commit (so they can elect without the old members), then hands leadership
+   * to the most up-to-date voter and steps down. A removed node never campaigns again but keeps
+   * answering vote requests, which voters still in the joint configuration may need.
    */
-  #stepDownForRemoval(): void {
-    this.#propagateCommit();
+  #maybeFinishLeaving(): void {
+    if (this.#leavingAtIndex === 0 || this.#role !== Role.Leader) return;
+    const informed = new Set<NodeId>();
+    for (const [id, commit] of this.#reportedCommit) if (commit >= this.#leavingAtIndex) informed.add(id);
+    if (!hasQuorum(this.#config, informed)) return;
     let best: NodeId | null = null;
     let bestMatch = -1;
     for (const id of allVoters(this.#config)) {
@@ -594,14 +641,30 @@ export class RaftCore {
     this.#becomeFollower(this.#term, null);
   }
 
-  /**
-   * This node is no longer in the configuration. It never campaigns again, but keeps its cluster
-   * id and keeps answering vote requests: voters that have not yet learned that the change
-   * committed are still in the joint configuration and may need its vote to elect a leader.
-   */
-  #detachLocally(): void {
-    if (this.#role === Role.Leader) this.#stepDownForRemoval();
-    this.#leaderId = null;
+  /** A removed member that reported the change committed no longer needs feeding. */
+  #maybeForgetDeparted(id: NodeId, commit: number): void {
+    const departing = this.#departing.get(id);
+    if (departing === undefined || commit < departing.index || isMember(this.#config, id)) return;
+    this.#departing.delete(id);
+    this.#progress.delete(id);
+    this.#sentCommit.delete(id);
+  }
+
+  #expireDeparting(): void {
+    for (const [id, d] of this.#departing) {
+      if (
+        this.#ticks - d.sinceTick > departingTimeoutTicks(this.#opts.electionTicks) ||
+        isMember(this.#config, id)
+      ) {
+        this.#departing.delete(id);
+        if (!isMember(this.#config, id)) this.#progress.delete(id);
+      }
+    }
+  }
+
+  /** True while this node leads only to hand over after its own removal. */
+  get leaving(): boolean {
+    return this.#leavingAtIndex !== 0;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -610,7 +673,7 @@ export class RaftCore {
 
   /** Propose entries. On a follower they are forwarded to the leader. */
   propose(items: readonly { readonly kind: EntryKind; readonly data: unknown }[]): ProposeResult {
-    if (this.#clusterId === '' || !isMember(this.#config, this.id)) {
+    if (this.#clusterId === '' || !isMember(this.#config, this.id) || this.#leavingAtIndex !== 0) {
       return { ok: false, error: raftError(RaftErrorCode.NotMember, 'cannot propose') };
     }
     if (this.#role !== Role.Leader) {
@@ -696,13 +759,26 @@ export class RaftCore {
 
   #startReadRound(requesters: ReadRequester[]): void {
     const index = this.log.commitIndex;
-    const lease = this.#opts.readMode === 'lease' && this.#opts.checkQuorum;
-    if (lease || allVoters(this.#config).length === 1) {
+    if (this.#leaseValid() || allVoters(this.#config).length === 1) {
       this.#completeReads(requesters, index);
       return;
     }
     const round = this.#reads.start(index, requesters, this.id);
     this.#broadcastHeartbeat(round);
+  }
+
+  /**
+   * Lease reads: a follower that received a heartbeat sent at tick t refuses to vote for anyone
+   * else until its own election timeout passes, which is at least `electionTicks` after t. So once
+   * a quorum acknowledged heartbeats sent at or after t, no other leader can exist before
+   * t + electionTicks — less a safety margin for clocks that run at different rates.
+   */
+  #leaseValid(): boolean {
+    if (this.#opts.readMode !== 'lease' || !this.#opts.checkQuorum) return false;
+    const validFrom = this.#ticks - (this.#opts.electionTicks - this.#opts.leaseMarginTicks);
+    const fresh = new Set<NodeId>([this.id]);
+    for (const [id, tick] of this.#ackedHeartbeatTick) if (tick > validFrom) fresh.add(id);
+    return hasQuorum(this.#config, fresh);
   }
 
   #completeReads(requesters: readonly ReadRequester[], index: number): void {
@@ -772,7 +848,9 @@ export class RaftCore {
 
   /** Wipe a detached node's history so it can join another cluster. */
   reset(): SkeinError | null {
-    if (isMember(this.#config, this.id)) return raftError(RaftErrorCode.NotDetached, 'cannot reset');
+    if (isMember(this.#config, this.id) || this.#role === Role.Leader) {
+      return raftError(RaftErrorCode.NotDetached, 'cannot reset');
+    }
     this.log.clear();
     this.#term = 0;
     this.#vote = null;
@@ -841,7 +919,14 @@ export class RaftCore {
       if (id === this.id) continue;
       const target = Math.min(pr.match, commit);
       if ((this.#sentCommit.get(id) ?? 0) < target) {
-        this.#send({ type: 'heartbeat', to: id, commit: target, readRound: 0, commitOnly: true });
+        this.#send({
+          type: 'heartbeat',
+          to: id,
+          commit: target,
+          readRound: 0,
+          commitOnly: true,
+          sentTick: this.#ticks,
+        });
         this.#sentCommit.set(id, target);
       }
     }
@@ -954,3 +1039,8 @@ export class RaftCore {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** How long a leader keeps feeding removed members that have not acknowledged their removal. */
+function departingTimeoutTicks(electionTicks: number): number {
+  return 10 * electionTicks;
+}

@@ -127,11 +127,17 @@ export interface HeartbeatRequest extends Envelope {
   readonly readRound: number;
   /** Sent only to move the follower's commit index forward: no response wanted. */
   readonly commitOnly: boolean;
+  /** The leader's tick count when sent, echoed back; it times lease reads from the send. */
+  readonly sentTick: number;
 }
 
 export interface HeartbeatResponse extends Envelope {
   readonly type: 'heartbeat-response';
   readonly readRound: number;
+  /** The follower's commit index, so a departing leader knows who has learned of its removal. */
+  readonly commit: number;
+  /** Echo of the heartbeat's `sentTick`. */
+  readonly sentTick: number;
 }
 
 export interface TimeoutNow extends Envelope {

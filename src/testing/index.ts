@@ -7,3 +7,26 @@ export { SimNetwork, DefaultLinkFaults, type LinkFaults, type SimNetworkStats } 
 export { VirtualClock } from '../core/clock.ts';
 export { Random } from '../core/random.ts';
 export { seedsFromEnv, runSeeds, type SeedFailure } from './seeds.ts';
+export { RaftSimulation, addressOf, defaultProcessors, type RaftSimulationOptions } from './raft-sim.ts';
+export { RaftInvariants, InvariantViolation } from './raft-invariants.ts';
+export {
+  HistoryRecorder,
+  Indeterminate,
+  type Operation,
+  type ClientId,
+  type HistoryRecorderOptions,
+} from './history.ts';
+export {
+  checkLinearizable,
+  type CheckOptions,
+  type CheckVerdict,
+  type Counterexample,
+  type GiveUpReason,
+  type LinearizabilityResult,
+  type Model,
+  type PartitionResult,
+  type StepResult,
+} from './linearizability.ts';
+export { registerModel, type RegisterInput, type RegisterOutput } from './models/register.ts';
+export { kvModel, type KvInput, type KvOutput } from './models/kv.ts';
+export { jsonEqual, jsonHash, type JsonValue } from './models/json.ts';

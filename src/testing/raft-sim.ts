@@ -143,10 +143,12 @@ export class RaftSimulation {
 
   /** Reset a detached node (its term and commit index restart, so the invariants forget it). */
   async reset(id: NodeId): Promise<void> {
-    const node = this.#get(id).node;
+    const sim = this.#get(id);
+    const node = sim.node;
     if (node === null) throw new Error(`node ${id} is not running`);
     const done = node.reset();
     this.invariants.forgetNode(id);
+    sim.applied = []; // the node's state machine starts over, as a user's must after reset
     await this.settle(done, 5_000);
   }
 
