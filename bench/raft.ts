@@ -2,6 +2,7 @@
  * Raft throughput and commit latency, 3 voters, 256-byte payloads, at 1, 64 and 256 outstanding
  * proposals (a closed loop: each completion issues the next proposal).
  *
+ *  (0) core: the pure RaftCore alone (bench/lib/core-pump.ts) — the ceiling for (a).
  *  (a) in-process: 3 RaftNodes in this process on a zero-delay in-memory transport (messages by
  *      reference, delivered in batches on the next event-loop turn), real clock and event loop —
  *      the cost of the Raft core + driver + state machine alone, all three members on ONE thread.
@@ -14,7 +15,7 @@
  * (durable storage is not wired in yet), so no fsync is included. Each figure is the median of
  * `--runs` runs of `--duration-ms` after `--warmup-ms`.
  *
- *   npm run bench:raft -- [--mode all|inproc|tcp] [--duration-ms 2000] [--warmup-ms 500] [--runs 3]
+ *   npm run bench:raft -- [--mode all|core|inproc|tcp] [--duration-ms 2000] [--warmup-ms 500] [--runs 3]
  *                         [--outstanding 1,64,256] [--payload-bytes 256] [--delivery immediate|microtask]
  *                         [--cpu-prof] [--cpu-prof-dir dir]   (tcp: profile the member processes;
  *                         for the in-process mode run node itself with --cpu-prof)
@@ -22,6 +23,7 @@
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../src/cli/process-cluster.ts';
 import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
+import { pumpCores, type CoreResult } from './lib/core-pump.ts';
 import { startInProcessCluster } from './lib/in-process-cluster.ts';
 import type { Delivery } from './lib/memory-transport.ts';
 
@@ -98,6 +100,21 @@ async function inProcess(outstanding: number): Promise<void> {
   report('inproc', outstanding, results);
 }
 
+function coreOnly(batch: number): void {
+  const results: CoreResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    // Bounded: the core keeps every entry in memory (no snapshots yet), so keep these runs short.
+    results.push(pumpCores({ durationMs: Math.min(durationMs, 500), batch, payloadBytes }));
+  }
+  const perRun = results.map((r) => Math.round(r.commitsPerSec).toLocaleString('en-US')).join(', ');
+  console.log(
+    `${'core'.padEnd(8)} batch=${String(batch).padEnd(10)} ` +
+      `${Math.round(median(results.map((r) => r.commitsPerSec)))
+        .toLocaleString('en-US')
+        .padStart(10)} commits/s   (runs: ${perRun})`,
+  );
+}
+
 async function overTcp(outstanding: number): Promise<void> {
   const cluster = await ProcessCluster.start({
     ids: ['a', 'b', 'c'],
@@ -129,12 +146,16 @@ async function overTcp(outstanding: number): Promise<void> {
 console.log(
   `Raft, 3 voters, ${payloadBytes}-byte payloads, closed loop; median of ${runs} × ${durationMs} ms ` +
     `(after ${warmupMs} ms warm-up); node ${process.version}\n` +
+    'core:   3 bare RaftCores in a synchronous loop (propose a batch, pass messages, advance): the core alone.\n' +
     'inproc: 3 RaftNodes in ONE process (one thread), zero-delay in-memory transport ' +
     `(${delivery} batches), real event loop and clock — Raft core + driver + kv apply on all 3.\n` +
     'tcp:    3 `skein raft-node` processes on 127.0.0.1 over the TCP transport; load generated ' +
     'inside the leader (IPC only starts it). Commit = enqueue resolved on the leader (quorum-committed, applied).\n' +
     'Storage is in memory (no fsync).',
 );
+for (const batch of levels) {
+  if (values.mode === 'all' || values.mode === 'core') coreOnly(batch);
+}
 for (const outstanding of levels) {
   if (values.mode === 'all' || values.mode === 'inproc') await inProcess(outstanding);
 }
