@@ -17,6 +17,7 @@ export const RaftErrorCode = {
   NotDetached: 'SKEIN_NOT_DETACHED',
   LearnerNotCaughtUp: 'SKEIN_LEARNER_NOT_CAUGHT_UP',
   Stopped: 'SKEIN_STOPPED',
+  CommandTooLarge: 'SKEIN_COMMAND_TOO_LARGE',
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
@@ -36,6 +37,7 @@ const hints: Record<RaftErrorCode, string> = {
   SKEIN_NOT_DETACHED: 'detach the node from its cluster before resetting it',
   SKEIN_LEARNER_NOT_CAUGHT_UP: 'wait until the learner has caught up with the leader, then promote it',
   SKEIN_STOPPED: 'the node was stopped',
+  SKEIN_COMMAND_TOO_LARGE: 'split the command or raise maxCommandBytes (and the transport maxFrameBytes)',
 };
 
 /** A SkeinError with a raft code; the message adds what to do about it. */

@@ -19,6 +19,7 @@ import {
   type RaftMessage,
 } from './types.ts';
 import { AdminRpc, type AdminOp } from './admin-rpc.ts';
+import { decodeCommand, encodeCommand, RecentRequests } from './command.ts';
 
 /** A user function that applies one committed command. It must be deterministic and synchronous. */
 export type Processor = (params: unknown) => unknown;
@@ -51,10 +52,25 @@ export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' |
   /** Commands waiting for their entry to apply on this node. Default 100000. */
   readonly maxPendingRequests?: number;
   /**
+   * Largest encoded command accepted by `enqueue`. Default 1 MiB; it must stay below the
+   * transport's `maxFrameBytes` so that every entry can be replicated.
+   */
+  readonly maxCommandBytes?: number;
+  /** Request ids remembered to drop duplicated proposals. Default 100000. */
+  readonly dedupeWindow?: number;
+  /**
    * How the driver batches inputs before processing them. Default `setImmediate`, which
    * coalesces a burst of messages into one disk write; the simulator passes a virtual timer.
    */
   readonly defer?: (fn: () => void) => void;
+}
+
+/** A command as it was applied: where it sits in the log and what it asked for. */
+export interface AppliedCommand {
+  readonly index: number;
+  readonly term: number;
+  readonly action: string;
+  readonly params: unknown;
 }
 
 /** Events emitted by a RaftNode. */
@@ -62,8 +78,10 @@ export interface RaftNodeEvents {
   role: [role: RaftStatus['role'], term: number];
   leader: [leaderId: NodeId | null, term: number];
   configuration: [config: ClusterConfig];
-  applied: [entry: Entry, result: unknown];
-  'apply-error': [entry: Entry, error: unknown];
+  /** A command was applied (on every member, in log order); `result` is the processor's return. */
+  applied: [command: AppliedCommand, result: unknown];
+  /** A command's processor threw (or its action is unknown here); the node carries on. */
+  'apply-error': [command: AppliedCommand, error: unknown];
   error: [error: unknown];
 }
 
@@ -78,16 +96,6 @@ interface Waiter {
   resolve(): void;
   reject(error: unknown): void;
   timer: TimerHandle;
-}
-
-/** The data of a command entry. Short keys: every entry crosses the wire and the disk. */
-interface CommandData {
-  /** Request id (`<node>:<seq>`), so the proposing node can match the applied entry. */
-  readonly r: string;
-  /** Action name. */
-  readonly a: string;
-  /** Parameters. */
-  readonly p: unknown;
 }
 
 /**
@@ -107,6 +115,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly #tickIntervalMs: number;
   readonly #requestTimeoutMs: number;
   readonly #maxPendingRequests: number;
+  readonly #maxCommandBytes: number;
+  readonly #recentRequests: RecentRequests;
+  /** Timers of read rounds, so stop() can cancel them. */
+  readonly #readTimers = new Set<TimerHandle>();
   readonly #defer: (fn: () => void) => void;
   readonly #admin: AdminRpc;
 
@@ -119,7 +131,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #readRoundInFlight = false;
   #nextRequestSeq = 1;
   /** Commands enqueued since the last drive, proposed to the core as one batch. */
-  #proposals: { kind: EntryKind; data: CommandData }[] = [];
+  #proposals: { kind: EntryKind; data: Uint8Array; requestId: string }[] = [];
   #nextReadId = 1;
   readonly #incarnation: string;
   #waiters: Waiter[] = [];
@@ -145,6 +157,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#tickIntervalMs = options.tickIntervalMs ?? 100;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 5000;
     this.#maxPendingRequests = options.maxPendingRequests ?? 100_000;
+    this.#maxCommandBytes = options.maxCommandBytes ?? 1024 * 1024;
+    this.#recentRequests = new RecentRequests(options.dedupeWindow ?? 100_000);
     this.#defer = options.defer ?? setImmediate;
     this.#incarnation = random.nextUint32().toString(36);
     this.#lastRole = core.role;
@@ -235,10 +249,18 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       );
     }
     const requestId = `${this.id}:${this.#incarnation}:${this.#nextRequestSeq++}`;
-    const data: CommandData = { r: requestId, a: action, p: params };
+    const data = encodeCommand({ requestId, action, params });
+    if (data.byteLength > this.#maxCommandBytes) {
+      return Promise.reject(
+        raftError(
+          RaftErrorCode.CommandTooLarge,
+          `command ${action} is ${data.byteLength} bytes (limit ${this.#maxCommandBytes})`,
+        ),
+      );
+    }
     // Proposed at the next drive, together with every other command enqueued this turn: one
     // append per follower per batch instead of per command (the biggest throughput lever).
-    this.#proposals.push({ kind: EntryKind.Normal, data });
+    this.#proposals.push({ kind: EntryKind.Normal, data, requestId });
     this.#scheduleDrive();
     return new Promise((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
@@ -543,9 +565,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const result = this.#core.propose(items);
     if (result.ok) return;
     for (const item of items) {
-      const pending = this.#pending.get(item.data.r);
+      const pending = this.#pending.get(item.requestId);
       if (pending === undefined) continue; // already timed out
-      this.#pending.delete(item.data.r);
+      this.#pending.delete(item.requestId);
       this.#clock.clearTimeout(pending.timer);
       pending.reject(result.error);
     }
@@ -568,36 +590,48 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   #apply(entry: Entry): void {
     if (entry.kind !== EntryKind.Normal) return;
-    const data = entry.data as CommandData;
-    const pending = this.#pending.get(data.r);
-    const processor = Object.hasOwn(this.#processors, data.a) ? this.#processors[data.a] : undefined;
-    let result: unknown;
-    let failure: unknown = null;
-    if (processor === undefined) {
-      failure = raftError(
-        RaftErrorCode.UnknownAction,
-        `no processor for action "${data.a}" at index ${entry.index}`,
+    const command = decodeCommand(entry.data);
+    if (command === null) {
+      this.#logger.error(
+        { index: entry.index, code: 'SKEIN_BAD_COMMAND' },
+        'skipped an entry that is not a command',
       );
-    } else {
-      try {
-        result = processor(data.p);
-      } catch (error) {
-        failure = raftError(
-          RaftErrorCode.ProcessorFailed,
-          `processor "${data.a}" threw at index ${entry.index}`,
-          {
-            cause: error,
-          },
-        );
-      }
+      return;
     }
-    if (failure !== null) this.emit('apply-error', entry, failure);
-    else this.emit('applied', entry, result);
+    // A proposal forwarded twice (a duplicated message) commits twice; apply it once.
+    if (!this.#recentRequests.add(command.requestId)) return;
+    const applied: AppliedCommand = {
+      index: entry.index,
+      term: entry.term,
+      action: command.action,
+      params: command.params,
+    };
+    const { result, failure } = this.#runProcessor(applied);
+    if (failure !== null) this.emit('apply-error', applied, failure);
+    else this.emit('applied', applied, result);
+    const pending = this.#pending.get(command.requestId);
     if (pending !== undefined) {
-      this.#pending.delete(data.r);
+      this.#pending.delete(command.requestId);
       this.#clock.clearTimeout(pending.timer);
       if (failure !== null) pending.reject(failure);
       else pending.resolve(result);
+    }
+  }
+
+  /** Run the command's processor; a throw becomes a failure for the caller, never for the node. */
+  #runProcessor(command: AppliedCommand): { result: unknown; failure: unknown } {
+    const processor = Object.hasOwn(this.#processors, command.action)
+      ? this.#processors[command.action]
+      : undefined;
+    if (processor === undefined) {
+      const what = `no processor for action "${command.action}" at index ${command.index}`;
+      return { result: undefined, failure: raftError(RaftErrorCode.UnknownAction, what) };
+    }
+    try {
+      return { result: processor(command.params), failure: null };
+    } catch (error) {
+      const what = `processor "${command.action}" threw at index ${command.index}`;
+      return { result: undefined, failure: raftError(RaftErrorCode.ProcessorFailed, what, { cause: error }) };
     }
   }
 
@@ -621,7 +655,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       },
     });
     // If the round gets no answer (lost message, leader change), give up on it and move on.
-    this.#clock.setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
+      this.#readTimers.delete(timer);
       const round = this.#reads.get(requestId);
       if (round === undefined) return;
       this.#reads.delete(requestId);
@@ -629,6 +664,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       round.reject(raftError(RaftErrorCode.Timeout, 'read index not confirmed'));
       this.#startReadRound();
     }, this.#requestTimeoutMs);
+    this.#readTimers.add(timer);
     this.#core.readIndex(requestId);
     this.#scheduleDrive();
   }
@@ -741,6 +777,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#proposals = [];
     for (const r of this.#reads.values()) r.reject(error);
     this.#reads.clear();
+    for (const t of this.#readTimers) this.#clock.clearTimeout(t);
+    this.#readTimers.clear();
     for (const r of this.#queuedReads) r.reject(error);
     this.#queuedReads = [];
     this.#readRoundInFlight = false;

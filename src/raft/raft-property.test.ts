@@ -4,6 +4,7 @@ import { Random } from '../core/random.ts';
 import { RaftSimulation, addressOf } from '../testing/raft-sim.ts';
 import { seedsFromEnv } from '../testing/seeds.ts';
 import type { RaftNode } from './node.ts';
+import { decodeCommand } from './command.ts';
 
 /**
  * Random fault schedules over many seeds: crashes and restarts, symmetric and one-way
@@ -148,7 +149,7 @@ async function randomSchedule(seed: number): Promise<void> {
   const committed = new Set<number>();
   for (let i = log.snapshotIndex + 1; i <= log.commitIndex; i++) {
     const e = log.entry(i)!;
-    const p = (e.data as { p?: { value?: number } } | null)?.p;
+    const p = decodeCommand(e.data)?.params as { value?: number } | undefined;
     if (typeof p?.value === 'number') committed.add(p.value);
   }
   for (const ack of acks) {

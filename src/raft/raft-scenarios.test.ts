@@ -195,7 +195,7 @@ describe('Raft paper §5 claims', () => {
     await sim.runFor(1_000);
     await assert.rejects(sim.settle(lost, 5_000));
     for (const id of sim.ids) {
-      const values = sim.appliedBy(id).map((e) => (e.data as { p: { value: string } }).p.value);
+      const values = sim.appliedBy(id).map((e) => (e.params as { value: string }).value);
       assert.deepEqual(values, ['kept'], `${id} applied ${values.join(',')}`);
     }
   });
@@ -291,7 +291,7 @@ describe('membership changes (§6)', () => {
     await sim.runFor(500);
     for (const id of ['x', 'y', 'z']) {
       assert.deepEqual(
-        sim.appliedBy(id).map((e) => (e.data as { p: { key: string } }).p.key),
+        sim.appliedBy(id).map((e) => (e.params as { key: string }).key),
         ['before', 'after'],
       );
     }
@@ -396,7 +396,7 @@ describe('solo and reset', () => {
     await sim.settle(survivor.attachNodes({ d: addressOf('d'), e: addressOf('e') }));
     for (const id of ['d', 'e']) {
       assert.deepEqual(
-        sim.appliedBy(id).map((e) => (e.data as { p: { value: string } }).p.value),
+        sim.appliedBy(id).map((e) => (e.params as { value: string }).value),
         ['committed', 'after-solo'],
       );
     }
@@ -432,7 +432,7 @@ describe('solo and reset', () => {
     await sim.runFor(200);
     assert.equal(node.status().clusterId, x.status().clusterId);
     assert.deepEqual(
-      sim.appliedBy(leaving).map((e) => (e.data as { p: { key: string } }).p.key),
+      sim.appliedBy(leaving).map((e) => (e.params as { key: string }).key),
       ['other'],
     );
   });
@@ -524,10 +524,100 @@ describe('consensual behaviours', () => {
     assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
     const leader = sim.leader()!;
     const state = new Map<string, number>();
-    leader.on('applied', (e) => state.set('last', (e.data as { p: { value: number } }).p.value));
+    leader.on('applied', (e) => state.set('last', (e.params as { value: number }).value));
     await sim.settle(leader.enqueue('set', { key: 'k', value: 42 }));
     const follower = sim.liveNodes().find((n) => n !== leader)!;
     const seen = await sim.settle(follower.read(() => follower.status().appliedIndex));
     assert.ok(seen >= leader.status().commitIndex - 1);
+  });
+});
+
+describe('regressions', () => {
+  test('lease reads never return stale data from a partitioned leader (50 seeds)', async () => {
+    let stale = 0;
+    for (let seed = 1; seed <= 50; seed++) {
+      const sim = new RaftSimulation({ seed, nodeOptions: { readMode: 'lease' } });
+      sim.bootstrap(['a', 'b', 'c']);
+      assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+      const old = sim.leader()!;
+      let value = 0;
+      old.on('applied', (c) => (value = (c.params as { value: number }).value));
+      await sim.settle(old.enqueue('set', { key: 'k', value: 1 }));
+      await sim.runFor(50);
+      sim.network.partition(
+        [old.id],
+        sim.ids.filter((id) => id !== old.id),
+      );
+      // Read on the old leader at every step while the majority elects and commits a new value.
+      const progress = { newCommitted: false };
+      const others = sim.liveNodes().filter((n) => n !== old);
+      for (let t = 0; t < 60; t++) {
+        const fresh = sim.leader();
+        if (!progress.newCommitted && fresh !== undefined && fresh !== old) {
+          await sim.settle(fresh.enqueue('set', { key: 'k', value: 2 })).then(
+            () => (progress.newCommitted = true),
+            () => undefined,
+          );
+        }
+        const read = old.read(() => value);
+        read.catch(() => undefined);
+        const seen = await sim.settle(read).catch(() => null);
+        if (progress.newCommitted && seen === 1) stale++;
+        await sim.runFor(20);
+      }
+      assert.ok(progress.newCommitted || others.length === 0);
+    }
+    assert.equal(stale, 0, `${stale} stale lease reads`);
+  });
+
+  test('a duplicated forwarded proposal is applied once', async () => {
+    const sim = new RaftSimulation({ seed: 61, faults: { duplicateRate: 0.5 } });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    await sim.runFor(200); // every follower knows the leader
+    const follower = sim.liveNodes().find((n) => n !== sim.leader())!;
+    for (let i = 0; i < 20; i++) await sim.settle(follower.enqueue('set', { key: 'k', value: i }));
+    await sim.runFor(500);
+    for (const id of sim.ids) {
+      assert.deepEqual(
+        sim.appliedBy(id).map((c) => (c.params as { value: number }).value),
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+    }
+  });
+
+  test('an oversized command is refused at enqueue with a clear code', async () => {
+    const sim = new RaftSimulation({ seed: 62, nodeOptions: { maxCommandBytes: 1024 } });
+    sim.bootstrap(['a']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    await assert.rejects(
+      sim.settle(sim.leader()!.enqueue('set', { key: 'k', value: 'x'.repeat(2000) })),
+      (e: unknown) => hasCode(e, 'SKEIN_COMMAND_TOO_LARGE'),
+    );
+  });
+
+  test('a removed follower learns it is out, stops campaigning, and can be reset; its id is not reused', async () => {
+    const sim = new RaftSimulation({ seed: 63 });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    const leader = sim.leader()!;
+    const removed = sim.ids.find((id) => id !== leader.id)!;
+    await sim.settle(leader.detachNodes([removed]));
+    const node = sim.node(removed)!;
+    assert.ok(
+      await sim.runUntil(
+        () =>
+          !Object.hasOwn(node.status().config.outgoing, removed) &&
+          !Object.hasOwn(node.status().config.voters, removed),
+        3_000,
+      ),
+      'the removed node learned the final configuration',
+    );
+    await sim.runFor(3_000);
+    assert.equal(node.status().role, 'follower');
+    await sim.reset(removed);
+    await assert.rejects(sim.settle(leader.attachNodes({ [removed]: addressOf(removed) })), (e: unknown) =>
+      hasCode(e, 'SKEIN_NODE_ID_REUSED'),
+    );
   });
 });

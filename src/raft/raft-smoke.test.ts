@@ -20,7 +20,7 @@ test('a 3-node cluster elects, replicates, forwards from a follower and serves a
   for (const n of sim.liveNodes()) {
     assert.equal(n.status().appliedIndex, leader.status().commitIndex);
     assert.deepEqual(
-      sim.appliedBy(n.id).map((e) => (e.data as { p: unknown }).p),
+      sim.appliedBy(n.id).map((e) => e.params),
       [
         { key: 'x', value: 1 },
         { key: 'y', value: 2 },

@@ -3,8 +3,11 @@ import { EntryKind, type Entry } from '../raft/types.ts';
 
 /** What identifies an entry's content for comparisons between nodes. */
 function signature(e: Entry): string {
-  if (e.kind === EntryKind.Normal)
-    return `${e.term}:n:${(e.data as { r?: string }).r ?? JSON.stringify(e.data)}`;
+  if (e.kind === EntryKind.Normal) {
+    const data = e.data;
+    const body = data instanceof Uint8Array ? Buffer.from(data).toString('base64') : JSON.stringify(data);
+    return `${e.term}:n:${body}`;
+  }
   if (e.kind === EntryKind.Config) return `${e.term}:c:${JSON.stringify(e.data)}`;
   return `${e.term}:noop`;
 }
@@ -175,20 +178,18 @@ export class RaftInvariants {
   }
 
   /** Applied entries must follow each other in log order, each one committed. */
-  onApplied(id: string, core: RaftCore, entry: Entry): void {
+  onApplied(id: string, core: RaftCore, index: number): void {
     const last = this.#lastApplied.get(id) ?? 0;
-    if (entry.index <= last) throw new InvariantViolation(`${id}: applied ${entry.index} after ${last}`);
-    if (entry.index > core.log.commitIndex) {
-      throw new InvariantViolation(`${id}: applied ${entry.index} beyond commit ${core.log.commitIndex}`);
+    if (index <= last) throw new InvariantViolation(`${id}: applied ${index} after ${last}`);
+    if (index > core.log.commitIndex) {
+      throw new InvariantViolation(`${id}: applied ${index} beyond commit ${core.log.commitIndex}`);
     }
-    const history = this.#committed.get(core.clusterId);
-    const sig = history?.[entry.index];
-    if (sig !== undefined && sig !== signature(entry)) {
-      throw new InvariantViolation(
-        `${id}: applied ${signature(entry)} at ${entry.index}, committed was ${sig}`,
-      );
+    const sig = this.#committed.get(core.clusterId)?.[index];
+    const entry = core.log.entry(index);
+    if (sig !== undefined && entry !== undefined && sig !== signature(entry)) {
+      throw new InvariantViolation(`${id}: applied ${signature(entry)} at ${index}, committed was ${sig}`);
     }
-    this.#lastApplied.set(id, entry.index);
+    this.#lastApplied.set(id, index);
   }
 
   resetApplied(id: string): void {

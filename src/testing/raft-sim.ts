@@ -1,8 +1,8 @@
 import { VirtualClock } from '../core/clock.ts';
 import { Random } from '../core/random.ts';
-import { RaftNode, type Processor, type RaftNodeOptions } from '../raft/node.ts';
+import { RaftNode, type AppliedCommand, type Processor, type RaftNodeOptions } from '../raft/node.ts';
 import type { RaftCore } from '../raft/raft.ts';
-import type { Entry, NodeId } from '../raft/types.ts';
+import type { NodeId } from '../raft/types.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
 import type { RaftStorage } from '../storage/types.ts';
 import { RaftInvariants } from './raft-invariants.ts';
@@ -30,8 +30,8 @@ interface SimNode {
   readonly id: NodeId;
   readonly storage: RaftStorage;
   node: RaftNode | null;
-  /** Normal entries applied by the current incarnation, in order. */
-  applied: Entry[];
+  /** Commands applied by the current incarnation, in order (including ones whose processor threw). */
+  applied: AppliedCommand[];
 }
 
 /** A simple replicated register map used when no processors are given: set/get by key. */
@@ -110,15 +110,14 @@ export class RaftSimulation {
     sim.node = node;
     sim.applied = [];
     this.invariants.resetApplied(sim.id);
-    node.on('applied', (entry) => {
-      sim.applied.push(entry);
+    const onApplied = (command: AppliedCommand): void => {
+      sim.applied.push(command);
       this.#guard(() => {
-        this.invariants.onApplied(sim.id, node.core, entry);
+        this.invariants.onApplied(sim.id, node.core, command.index);
       });
-    });
-    node.on('apply-error', (entry) => {
-      sim.applied.push(entry);
-    });
+    };
+    node.on('applied', onApplied);
+    node.on('apply-error', onApplied);
     this.network.restore(sim.id);
     return node;
   }
@@ -157,8 +156,8 @@ export class RaftSimulation {
     return this.#nodes.get(id)?.node ?? undefined;
   }
 
-  /** Normal entries the current incarnation of `id` applied, in order. */
-  appliedBy(id: NodeId): readonly Entry[] {
+  /** Commands the current incarnation of `id` applied, in order. */
+  appliedBy(id: NodeId): readonly AppliedCommand[] {
     return this.#get(id).applied;
   }
 
