@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Random } from '../core/random.ts';
-import { RaftSimulation, addressOf } from '../testing/raft-sim.ts';
+import { randomRaftSchedule } from '../testing/raft-schedules.ts';
 import { seedsFromEnv } from '../testing/seeds.ts';
-import type { RaftNode } from './node.ts';
-import { decodeCommand } from './command.ts';
 
 /**
  * Random fault schedules over many seeds: crashes and restarts, symmetric and one-way
@@ -15,155 +12,12 @@ import { decodeCommand } from './command.ts';
  * cluster must be in its log.
  */
 
-interface Ack {
-  readonly clusterId: string;
-  readonly value: number;
-}
-
-async function randomSchedule(seed: number): Promise<void> {
-  const rng = new Random(seed ^ 0x5eed);
-  const size = rng.pick([3, 3, 5, 5, 7]);
-  const sim = new RaftSimulation({
-    seed,
-    faults: {
-      minDelayMs: 1,
-      maxDelayMs: rng.pick([3, 10, 30]),
-      lossRate: rng.pick([0, 0, 0.02, 0.1]),
-      duplicateRate: rng.pick([0, 0.02]),
-    },
-    nodeOptions: { requestTimeoutMs: 1_000 },
-  });
-  const ids = Array.from({ length: size }, (_, i) => `n${i + 1}`);
-  sim.bootstrap(ids);
-  const crashed = new Set<string>();
-  const gone = new Set<string>(); // crashed for good (after a disaster)
-  const acks: Ack[] = [];
-  let nextValue = 1;
-  let nextNodeId = size + 1;
-  let soloDone = false;
-
-  const live = (): RaftNode[] => sim.liveNodes();
-  const ignore = (): void => undefined;
-
-  const steps = 25;
-  for (let step = 0; step < steps; step++) {
-    const roll = rng.int(100);
-    const nodes = live();
-    if (roll < 40 && nodes.length > 0) {
-      for (let k = 0; k < 1 + rng.int(4); k++) {
-        const node = rng.pick(nodes);
-        const value = nextValue++;
-        node.enqueue('set', { key: `k${value % 5}`, value }).then(() => {
-          acks.push({ clusterId: node.core.clusterId, value });
-        }, ignore);
-      }
-    } else if (roll < 52 && nodes.length > 0) {
-      const victim = rng.pick(nodes).id;
-      sim.crash(victim);
-      crashed.add(victim);
-    } else if (roll < 62 && crashed.size > 0) {
-      const back = rng.pick([...crashed]);
-      crashed.delete(back);
-      sim.restart(back);
-    } else if (roll < 70) {
-      const all = sim.ids;
-      const side = all.filter(() => rng.chance(0.5));
-      sim.network.partition(
-        side,
-        all.filter((id) => !side.includes(id)),
-      );
-    } else if (roll < 74) {
-      const all = sim.ids;
-      sim.network.blockLink(rng.pick(all), rng.pick(all));
-    } else if (roll < 80) {
-      sim.network.heal();
-    } else if (roll < 85) {
-      const leader = sim.leader();
-      if (leader !== undefined) {
-        const voters = Object.keys(leader.core.config.voters).filter((id) => id !== leader.id);
-        if (voters.length > 0) leader.transferLeadership(rng.pick(voters)).catch(ignore);
-      }
-    } else if (roll < 91) {
-      const leader = sim.leader();
-      if (leader !== undefined) {
-        const id = `n${nextNodeId++}`;
-        sim.addNode(id);
-        leader.attachNodes({ [id]: addressOf(id) }).catch(ignore);
-      }
-    } else if (roll < 96) {
-      const leader = sim.leader();
-      if (leader !== undefined) {
-        const voters = Object.keys(leader.core.config.voters);
-        if (voters.length > 1) leader.detachNodes([rng.pick(voters)]).catch(ignore);
-      }
-    } else if (!soloDone && nodes.length > 0) {
-      // Disaster: every other member is lost for good; the survivor goes solo and grows back.
-      soloDone = true;
-      const survivor = rng.pick(nodes);
-      for (const id of sim.ids) {
-        if (id !== survivor.id) {
-          sim.crash(id);
-          gone.add(id);
-          crashed.delete(id);
-        }
-      }
-      sim.network.heal();
-      await sim.settle(survivor.solo(), 5_000);
-      const fresh = `n${nextNodeId++}`;
-      sim.addNode(fresh);
-      survivor.attachNodes({ [fresh]: addressOf(fresh) }).catch(ignore);
-    } else {
-      // Reset a node that has left its cluster, if any.
-      for (const node of nodes) {
-        const s = node.status();
-        const member = [s.config.voters, s.config.outgoing, s.config.learners].some((m) =>
-          Object.hasOwn(m, node.id),
-        );
-        if (!member && s.lastIndex > 0 && s.role !== 'leader') {
-          await sim.reset(node.id);
-          break;
-        }
-      }
-    }
-    await sim.runFor(rng.intBetween(5, 300));
-  }
-
-  // Heal everything and let the cluster settle.
-  sim.network.heal();
-  sim.network.setDefaultFaults({ lossRate: 0, duplicateRate: 0 });
-  for (const id of crashed) sim.restart(id);
-  await sim.runFor(3_000);
-  sim.checkLogMatching();
-  const leader = sim.leader();
-  if (leader === undefined && process.env['SKEIN_DEBUG'] !== undefined) {
-    for (const id of sim.ids) {
-      const n = sim.node(id);
-      console.log(id, gone.has(id) ? 'gone' : '', n === undefined ? 'down' : JSON.stringify(n.status()));
-    }
-  }
-  assert.ok(leader !== undefined, 'a leader after healing');
-  // Drive one more write through so the leader has committed everything from earlier terms.
-  await sim.settle(leader.enqueue('set', { key: 'final', value: 0 }), 5_000);
-  const clusterId = leader.core.clusterId;
-  const log = leader.core.log;
-  const committed = new Set<number>();
-  for (let i = log.snapshotIndex + 1; i <= log.commitIndex; i++) {
-    const e = log.entry(i)!;
-    const p = decodeCommand(e.data)?.params as { value?: number } | undefined;
-    if (typeof p?.value === 'number') committed.add(p.value);
-  }
-  for (const ack of acks) {
-    if (ack.clusterId !== clusterId) continue; // acknowledged by a cluster that solo left behind
-    assert.ok(committed.has(ack.value), `acknowledged write ${ack.value} is missing from the log`);
-  }
-}
-
 test('random fault schedules keep every Raft invariant (seeded; replay with SKEIN_SEED)', async () => {
   const seeds = seedsFromEnv(Number(process.env['SKEIN_RAFT_SEEDS'] ?? 2000));
   const failures: string[] = [];
   for (const seed of seeds) {
     try {
-      await randomSchedule(seed);
+      await randomRaftSchedule(seed);
     } catch (error) {
       failures.push(`seed ${seed}: ${error instanceof Error ? error.message : String(error)}`);
       if (failures.length >= 3) break;
