@@ -14,6 +14,7 @@
  */
 export type { Placement, PlacementKey, NodeSpec } from './types.ts';
 export { PlacementErrorCode } from './errors.ts';
+export { createPlacement, PlacementStrategy, type PlacementOptions } from './create.ts';
 export { HashRing, DEFAULT_POINTS_PER_NODE, type HashRingOptions } from './ring.ts';
 export { Rendezvous, type RendezvousOptions } from './rendezvous.ts';
 export {

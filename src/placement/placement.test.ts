@@ -5,6 +5,7 @@ import { hasCode } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import {
   BoundedLoadPlacement,
+  createPlacement,
   HashRing,
   JumpPlacement,
   PlacementErrorCode,
@@ -253,4 +254,21 @@ test('bytes and strings place alike: a string key is its UTF-8 bytes', () => {
     assert.equal(ring.owner(bytes), ring.owner(key));
     assert.equal(rendezvous.owner(bytes), rendezvous.owner(key));
   }
+});
+
+test('createPlacement builds each strategy from configuration, the table by default', () => {
+  assert.ok(createPlacement(ten) instanceof RendezvousTable);
+  assert.ok(createPlacement(ten, { strategy: 'ring' }) instanceof HashRing);
+  assert.ok(createPlacement(ten, { strategy: 'rendezvous' }) instanceof Rendezvous);
+  assert.ok(createPlacement(ten, { strategy: 'jump' }) instanceof JumpPlacement);
+  assert.ok(
+    createPlacement(ten, { strategy: 'bounded-load', loadFactor: 1.5 }) instanceof BoundedLoadPlacement,
+  );
+  const configured = createPlacement(ten, { strategy: 'ring', pointsPerNode: 64, seed: 9 });
+  const direct = new HashRing(ten, { pointsPerNode: 64, seed: 9 });
+  for (let i = 0; i < 200; i++) assert.equal(configured.owner(`k${i}`), direct.owner(`k${i}`));
+  assert.throws(
+    () => createPlacement(ten, { strategy: 'maglev' as 'ring' }),
+    (error) => hasCode(error, 'SKEIN_INVALID_CONFIG'),
+  );
 });
