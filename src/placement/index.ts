@@ -1,8 +1,9 @@
 /**
- * skein/placement: which node owns a key. Four strategies behind one {@link Placement} interface:
+ * skein/placement: which node owns a key. Five strategies behind one {@link Placement} interface,
+ * built directly or from configuration with {@link createPlacement}:
  *
  * - {@link RendezvousTable}: rendezvous hashing precomputed over partitions: the fastest lookups,
- *   minimal movement, the default for clusters up to a few dozen nodes;
+ *   minimal movement, the default (best balance up to ~20 nodes at the default partition count);
  * - {@link HashRing}: consistent hashing on a ring of virtual points, for larger clusters;
  * - {@link Rendezvous}: highest-random-weight hashing, exact shares, O(nodes) per lookup;
  * - {@link JumpPlacement}: jump consistent hash for numbered buckets that only grow or shrink at the end;

@@ -12,8 +12,8 @@ import {
 /** Options of {@link HashRing}. */
 export interface HashRingOptions {
   /**
-   * Virtual points per node of weight 1 (a node of weight w gets round(w × pointsPerNode), at
-   * least 1). More points smooth the load (spread ≈ 1/√points) at 6 bytes per point.
+   * Virtual points per node of weight 1 (a node of weight w gets floor(w × pointsPerNode + 0.5),
+   * at least 1). More points smooth the load (spread ≈ 1/√points) at ~10 bytes per point.
    * Default {@link DEFAULT_POINTS_PER_NODE}.
    */
   readonly pointsPerNode?: number;
@@ -23,8 +23,8 @@ export interface HashRingOptions {
 
 /**
  * Default points per node. A node's share is a sum of `points` random arcs, so its relative spread
- * is about 1/√points: libketama's 160 leave the busiest of 10 nodes near 1.1× the mean, while 4096
- * (σ ≈ 1.6%) keep it under 1.05× for all but about 1% of member lists. Cost: 10 bytes per point
+ * is about 1/√points: libketama's 160 leave the busiest of 10 nodes near 1.12× the mean, while 4096
+ * (σ ≈ 1.6%) keep it under 1.05× in about 99% of member lists. Cost: ~10 bytes per point
  * (point, owner slot, lookup index), i.e. 40 KiB per node; lookups stay O(1) through the index.
  * Lower it for hundreds of nodes if memory matters more than the last percent of balance.
  */
@@ -36,9 +36,9 @@ export const DEFAULT_POINTS_PER_NODE = 4096;
  *
  * Guarantees: adding a node moves only keys that now belong to it; removing one moves only its own
  * keys (minimal movement). Balance is statistical: each node's share has relative spread about
- * 1/√(points per node). Lookups: one XXH32 of the key, then a bucket index on the top bits of the
- * hash narrows the search to a point or two. Weights scale a node's point count. `owners(key, n)` walks on clockwise
- * and returns the first n distinct nodes.
+ * 1/√(points per node), whatever the number of nodes. Weights scale a node's point count.
+ * Lookups: one XXH32 of the key, then a bucket index on the top bits of the hash narrows the search
+ * to a point or two. `owners(key, n)` walks on clockwise and returns the first n distinct nodes.
  */
 export class HashRing implements Placement {
   readonly #table: RingTable;
