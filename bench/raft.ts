@@ -127,6 +127,7 @@ async function overTcp(outstanding: number): Promise<void> {
   try {
     const leaderId = await cluster.waitForLeader();
     const results: LoadResult[] = [];
+    const before = await cluster.status(leaderId);
     for (let run = 0; run < runs; run++) {
       results.push(
         (await cluster
@@ -134,7 +135,16 @@ async function overTcp(outstanding: number): Promise<void> {
           .request({ cmd: 'load', durationMs, warmupMs, outstanding, payloadBytes })) as LoadResult,
       );
     }
+    const after = await cluster.status(leaderId);
     report('tcp', outstanding, results);
+    const commits = after.kv.applied - before.kv.applied;
+    const sent = after.transport.msgsSent - before.transport.msgsSent;
+    const writes = after.transport.socketWrites - before.transport.socketWrites;
+    const received = after.transport.msgsReceived - before.transport.msgsReceived;
+    console.log(
+      `         leader per commit: ${(sent / commits).toFixed(3)} msgs sent, ${(received / commits).toFixed(3)} received, ` +
+        `${(writes / commits).toFixed(3)} socket writes (${(sent / writes).toFixed(1)} msgs/write)`,
+    );
   } finally {
     // SIGTERM so that --cpu-prof profiles get written (the member exits through process.exit).
     await Promise.all(

@@ -1,3 +1,4 @@
+import { encode } from '../../src/core/codec.ts';
 import { Random } from '../../src/core/random.ts';
 import { RaftCore } from '../../src/raft/raft.ts';
 import { EntryKind, type RaftMessage } from '../../src/raft/types.ts';
@@ -44,7 +45,8 @@ export function pumpCores(options: { durationMs: number; batch: number; payloadB
   const payload = new Uint8Array(options.payloadBytes).fill(0x61);
   const items = Array.from({ length: options.batch }, (_, i) => ({
     kind: EntryKind.Normal,
-    data: { r: `n1:x:${i}`, a: 'set', p: { key: `bench-${i}`, value: payload } },
+    // Shaped like a RaftNode command entry (msgpack [requestId, action, params]), encoded once.
+    data: encode([`n1:x:${i}`, 'set', { key: `bench-${i}`, value: payload }]),
   }));
   const appliedBefore = applied;
   const start = performance.now();

@@ -11,7 +11,7 @@ import type { Member } from './member.ts';
  *
  * - `{ cmd: 'enqueue', action, params }` → the processor's result once applied here
  * - `{ cmd: 'read', key? }` → after a ReadIndex barrier: the key's value, or the map summary
- * - `{ cmd: 'status' }` → Raft status plus `kv` summary (keys, applied, digest)
+ * - `{ cmd: 'status' }` → Raft status plus `kv` summary (keys, applied, digest) and transport counters
  * - `{ cmd: 'transfer', target }`, `{ cmd: 'attach', nodes }`, `{ cmd: 'detach', ids }`
  * - `{ cmd: 'load', durationMs, warmupMs, outstanding, payloadBytes }` → a closed-loop load run
  *   generated inside this process (so IPC is not what gets measured); see {@link runLoad}
@@ -89,8 +89,14 @@ async function execute(member: Member, request: ControlRequest): Promise<unknown
       return node.enqueue(request.action, request.params);
     case 'read':
       return node.read(() => (request.key === undefined ? kv.summary() : kv.get(request.key)));
-    case 'status':
-      return { ...node.status(), kv: kv.summary() };
+    case 'status': {
+      const { msgsSent, msgsReceived, socketWrites, bytesReceived, msgsDropped } = member.transport.stats();
+      return {
+        ...node.status(),
+        kv: kv.summary(),
+        transport: { msgsSent, msgsReceived, socketWrites, bytesReceived, msgsDropped },
+      };
+    }
     case 'transfer':
       return node.transferLeadership(request.target);
     case 'attach':

@@ -49,12 +49,13 @@ export class KvStateMachine {
       /** `{ key, value }` → the previous value, or null. */
       set: (p) => {
         const { key, value } = this.#args(p, 'set', ['key', 'value']);
-        if (!this.#data.has(key) && this.#data.size >= this.#limits.maxKeys) {
+        // One lookup on the hot path: values are never undefined (msgpack has no undefined).
+        const previous = this.#data.get(key);
+        if (previous === undefined && this.#data.size >= this.#limits.maxKeys) {
           throw new SkeinError(KvErrorCode.Full, `the map holds maxKeys (${this.#limits.maxKeys}) keys`);
         }
-        const previous = this.#data.get(key) ?? null;
-        this.#data.set(key, value);
-        return previous;
+        this.#data.set(key, value ?? null);
+        return previous ?? null;
       },
       /** `{ key }` → the value, or null. A `get` through the log is linearizable but costs a write. */
       get: (p) => this.#data.get(this.#args(p, 'get', ['key']).key) ?? null,
@@ -65,7 +66,7 @@ export class KvStateMachine {
         if (!this.#data.has(key) && this.#data.size >= this.#limits.maxKeys) {
           throw new SkeinError(KvErrorCode.Full, `the map holds maxKeys (${this.#limits.maxKeys}) keys`);
         }
-        this.#data.set(key, value);
+        this.#data.set(key, value ?? null);
         return true;
       },
       /** `{ key }` → true when the key existed. */

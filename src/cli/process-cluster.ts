@@ -3,7 +3,16 @@ import type { KvSummary } from './kv-state-machine.ts';
 import { freePorts, spawnMember, type MemberProcess } from './member-process.ts';
 
 /** What `status` returns over IPC. */
-export type MemberStatus = RaftStatus & { readonly kv: KvSummary };
+export type MemberStatus = RaftStatus & {
+  readonly kv: KvSummary;
+  readonly transport: {
+    readonly msgsSent: number;
+    readonly msgsReceived: number;
+    readonly socketWrites: number;
+    readonly bytesReceived: number;
+    readonly msgsDropped: number;
+  };
+};
 
 /** Options of {@link startProcessCluster}. */
 export interface ProcessClusterOptions {
