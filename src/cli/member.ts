@@ -14,7 +14,8 @@ export interface Member {
   readonly address: string;
   /**
    * Leave gracefully: a leader first hands leadership to its most up-to-date voter (bounded by
-   * `transferTimeoutMs`), then the node stops. Safe to call more than once.
+   * `transferTimeoutMs`, default the longest election timeout), then the node stops. Safe to call
+   * more than once.
    */
   shutdown(reason: string, transferTimeoutMs?: number): Promise<void>;
 }
@@ -55,7 +56,12 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     logger.error({ err: error }, 'raft node failed');
   });
   let stopping: Promise<void> | null = null;
-  const shutdown = (reason: string, transferTimeoutMs = config.requestTimeoutMs): Promise<void> => {
+  // The core abandons a transfer after an election timeout; waiting longer than the longest one is pointless.
+  const defaultTransferMs = Math.min(
+    config.requestTimeoutMs,
+    2 * config.electionTicks * config.tickIntervalMs,
+  );
+  const shutdown = (reason: string, transferTimeoutMs = defaultTransferMs): Promise<void> => {
     stopping ??= leave(node, logger, reason, transferTimeoutMs);
     return stopping;
   };
