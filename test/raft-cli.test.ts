@@ -43,6 +43,7 @@ test('raft-node flags are validated with SKEIN_INVALID_CONFIG naming the flag', 
   assert.equal(config.tickIntervalMs, 20);
   assert.equal(config.electionTicks, 10);
   assert.equal(config.clusterSecret, SECRET);
+  assert.deepEqual(parseRaftNodeFlags(ok, env).peers, {}, 'no --peers: start detached');
 
   const dir = mkdtempSync(join(tmpdir(), 'skein-cli-'));
   try {

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcessCluster, type MemberStatus } from '../src/cli/process-cluster.ts';
+import { freePorts, spawnMember } from '../src/cli/member-process.ts';
+import { DEFAULT_TEST_SECRET, ProcessCluster, type MemberStatus } from '../src/cli/process-cluster.ts';
 import { SkeinError } from '../src/core/errors.ts';
 
 // Each test starts real `skein raft-node` processes on 127.0.0.1 and always kills them in `after`.
@@ -64,6 +65,33 @@ describe('three raft-node processes over TCP', () => {
       await cluster.member(followerId).request({ cmd: 'read', key: `k${COMMANDS - 1}` }),
       COMMANDS - 1,
     );
+  });
+
+  test('a detached member is attached over IPC, catches up, and is detached again', async () => {
+    const leaderId = await cluster.waitForLeader();
+    const [port] = await freePorts(1);
+    const address = `127.0.0.1:${port}`;
+    const d = spawnMember({
+      args: ['--id', 'd', '--listen', address, '--tick-ms', '50', '--election-ticks', '10'],
+      env: { SKEIN_CLUSTER_SECRET: DEFAULT_TEST_SECRET },
+    });
+    cluster.members.set('d', d); // so that `after` kills it if this test fails
+    await d.ready();
+    assert.equal((await cluster.status('d')).clusterId, '', 'd starts in no cluster');
+    await cluster.member(leaderId).request({ cmd: 'attach', nodes: { d: address } });
+    const joined = await cluster.status(leaderId);
+    assert.deepEqual(Object.keys(joined.config.voters).sort(), ['a', 'b', 'c', 'd']);
+    await waitUntil(
+      'd to apply the whole log',
+      async () => (await cluster.status('d')).kv.applied === joined.kv.applied,
+      10_000,
+    );
+    assert.equal((await cluster.status('d')).kv.digest, joined.kv.digest, 'd applied the same history');
+
+    await cluster.member(leaderId).request({ cmd: 'detach', ids: ['d'] });
+    assert.deepEqual(Object.keys((await cluster.status(leaderId)).config.voters).sort(), ['a', 'b', 'c']);
+    await d.kill();
+    cluster.members.delete('d');
   });
 
   test('kill -9 of the leader brings a new leader and commits continue', async () => {

@@ -30,14 +30,15 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     logger,
   });
   const address = transport.address;
-  const peers = Object.keys(config.peers).length === 0 ? { [config.id]: address } : config.peers;
+  const peers = config.startAlone === true ? { [config.id]: address } : config.peers;
+  const detached = Object.keys(peers).length === 0;
   const kv = new KvStateMachine();
   let node: RaftNode;
   try {
     node = await RaftNode.create({
       id: config.id,
       address: peers[config.id] ?? address,
-      peers,
+      ...(detached ? {} : { peers }),
       processors: kv.processors(),
       transport,
       tickIntervalMs: config.tickIntervalMs,
@@ -49,6 +50,8 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     await transport.close();
     throw error;
   }
+  if (detached)
+    logger.info({ address }, 'started detached: waiting for a cluster member to attach this node');
   node.on('leader', (leaderId, term) => {
     logger.info({ leader: leaderId, term }, leaderId === null ? 'no leader' : 'leader elected');
   });

@@ -19,8 +19,13 @@ export interface RaftNodeFlags {
 export interface MemberConfig {
   readonly id: NodeId;
   readonly listen: { readonly host: string; readonly port: number };
-  /** Initial voters, id → "host:port"; includes this node. */
+  /**
+   * Initial voters, id → "host:port", including this node. Empty: start detached and wait for a
+   * member to attach this node (a node joining an existing cluster).
+   */
   readonly peers: Readonly<Record<NodeId, string>>;
+  /** Bootstrap a single-node cluster of this node at its bound address (`skein start`). */
+  readonly startAlone?: boolean;
   readonly clusterSecret: string;
   readonly tickIntervalMs: number;
   readonly electionTicks: number;
@@ -96,8 +101,9 @@ export function parseListen(value: string | undefined): { host: string; port: nu
 }
 
 /**
- * "id=host:port,..." → record. This node is added at its listen address when absent; an entry for
- * it overrides the address the others are told to dial (useful behind NAT or with 0.0.0.0).
+ * "id=host:port,..." → record; empty when no peers are given (the node starts detached). This
+ * node is added at its listen address when absent; an entry for it overrides the address the
+ * others are told to dial (useful behind NAT or with 0.0.0.0).
  */
 export function parsePeers(
   value: string | undefined,
@@ -122,11 +128,11 @@ export function parsePeers(
     if (Object.hasOwn(peers, id)) throw flagError(`--peers lists ${id} twice`);
     peers[id] = address;
   }
-  if (!Object.hasOwn(peers, self)) {
-    if (listen.port === 0 && items.length > 0) {
+  if (items.length > 0 && !Object.hasOwn(peers, self)) {
+    if (listen.port === 0) {
       throw flagError(`--listen port 0 needs an entry for ${self} in --peers so the others can dial it`);
     }
-    if (listen.port !== 0) peers[self] = formatAddress(listen.host, listen.port);
+    peers[self] = formatAddress(listen.host, listen.port);
   }
   return peers;
 }

@@ -13,7 +13,10 @@ export function registerRaftCommands(program: Command): void {
     )
     .option('--id <id>', 'this member’s id, unique and never reused in the cluster')
     .option('--listen <host:port>', 'where to listen for peers')
-    .option('--peers <list>', 'initial cluster as id=host:port,... (this node is added if absent)')
+    .option(
+      '--peers <list>',
+      'initial cluster as id=host:port,... (this node is added if absent); omit to start detached, to be attached',
+    )
     .option(
       '--cluster-secret-file <path>',
       'file holding the shared cluster secret (else SKEIN_CLUSTER_SECRET)',

@@ -1,13 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import {
-  MemberDefaults,
-  parseId,
-  parseIntFlag,
-  parseListen,
-  parseLogLevel,
-  parsePeers,
-} from './raft-flags.ts';
+import { MemberDefaults, parseId, parseIntFlag, parseListen, parseLogLevel } from './raft-flags.ts';
 import { configOrExit, runMember } from './run-member.ts';
 
 export const StartDefaults = { id: 'n1', listen: '127.0.0.1:8421' } as const;
@@ -39,7 +32,8 @@ export function registerStart(program: Command): void {
         return {
           id,
           listen,
-          peers: parsePeers(undefined, id, listen),
+          peers: {},
+          startAlone: true,
           // No peer ever dials a single-node cluster, so a per-process secret is enough unless one is set.
           clusterSecret: process.env['SKEIN_CLUSTER_SECRET'] ?? randomBytes(32).toString('hex'),
           tickIntervalMs: parseIntFlag(flags.tickMs, '--tick-ms', MemberDefaults.tickIntervalMs, 1, 60_000),
