@@ -20,6 +20,7 @@
  *                         [--cpu-prof] [--cpu-prof-dir dir]   (tcp: profile the member processes;
  *                         for the in-process mode run node itself with --cpu-prof)
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../src/cli/process-cluster.ts';
 import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
@@ -55,6 +56,7 @@ if (delivery !== 'immediate' && delivery !== 'microtask')
 const deliveryMode: Delivery = delivery;
 
 const payload = new Uint8Array(payloadBytes).fill(0x61);
+const cores = availableParallelism();
 const keys = Array.from({ length: 4096 }, (_, i) => `bench-${i}`);
 
 function median(xs: readonly number[]): number {
@@ -127,6 +129,10 @@ async function overTcp(outstanding: number): Promise<void> {
   try {
     const leaderId = await cluster.waitForLeader();
     const results: LoadResult[] = [];
+    const ids = [...cluster.members.keys()];
+    const cpuOf = async (): Promise<number[]> =>
+      Promise.all(ids.map(async (id) => (await cluster.status(id)).cpuUs));
+    const cpuBefore = await cpuOf();
     const before = await cluster.status(leaderId);
     for (let run = 0; run < runs; run++) {
       results.push(
@@ -136,6 +142,7 @@ async function overTcp(outstanding: number): Promise<void> {
       );
     }
     const after = await cluster.status(leaderId);
+    const cpuAfter = await cpuOf();
     report('tcp', outstanding, results);
     const commits = after.kv.applied - before.kv.applied;
     const sent = after.transport.msgsSent - before.transport.msgsSent;
@@ -144,6 +151,15 @@ async function overTcp(outstanding: number): Promise<void> {
     console.log(
       `         leader per commit: ${(sent / commits).toFixed(3)} msgs sent, ${(received / commits).toFixed(3)} received, ` +
         `${(writes / commits).toFixed(3)} socket writes (${(sent / writes).toFixed(1)} msgs/write)`,
+    );
+    const perMember = ids.map(
+      (id, i) =>
+        `${id}${id === leaderId ? '*' : ''} ${((cpuAfter[i]! - cpuBefore[i]!) / commits).toFixed(1)}`,
+    );
+    const clusterCpu = ids.reduce((sum, _, i) => sum + cpuAfter[i]! - cpuBefore[i]!, 0) / commits;
+    console.log(
+      `         CPU µs per commit (all runs, warm-up included): ${perMember.join(', ')} (* leader); ` +
+        `cluster ${clusterCpu.toFixed(1)} → at most ${Math.round((cores * 1e6) / clusterCpu).toLocaleString('en-US')} commits/s on ${cores} cores`,
     );
   } finally {
     // SIGTERM so that --cpu-prof profiles get written (the member exits through process.exit).

@@ -11,7 +11,7 @@ import type { Member } from './member.ts';
  *
  * - `{ cmd: 'enqueue', action, params }` → the processor's result once applied here
  * - `{ cmd: 'read', key? }` → after a ReadIndex barrier: the key's value, or the map summary
- * - `{ cmd: 'status' }` → Raft status plus `kv` summary (keys, applied, digest) and transport counters
+ * - `{ cmd: 'status' }` → Raft status plus `kv` summary (keys, applied, digest), transport counters and `cpuUs`
  * - `{ cmd: 'transfer', target }`, `{ cmd: 'attach', nodes }`, `{ cmd: 'detach', ids }`
  * - `{ cmd: 'load', durationMs, warmupMs, outstanding, payloadBytes }` → a closed-loop load run
  *   generated inside this process (so IPC is not what gets measured); see {@link runLoad}
@@ -95,6 +95,7 @@ async function execute(member: Member, request: ControlRequest): Promise<unknown
         ...node.status(),
         kv: kv.summary(),
         transport: { msgsSent, msgsReceived, socketWrites, bytesReceived, msgsDropped },
+        cpuUs: cpuUs(),
       };
     }
     case 'transfer':
@@ -134,6 +135,12 @@ function load(member: Member, r: Extract<ControlRequest, { cmd: 'load' }>): Prom
   const payload = new Uint8Array(r.payloadBytes).fill(0x61);
   const keys = Array.from({ length: 4096 }, (_, i) => `bench-${i}`);
   return runLoad((seq) => member.node.enqueue('set', { key: keys[seq & 4095], value: payload }), r);
+}
+
+/** CPU time this process has used (user + system, all threads), in microseconds. */
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
 function describe(error: unknown): { code: string; message: string } {

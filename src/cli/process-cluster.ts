@@ -12,6 +12,8 @@ export type MemberStatus = RaftStatus & {
     readonly bytesReceived: number;
     readonly msgsDropped: number;
   };
+  /** CPU used by the member process so far (user + system), µs. */
+  readonly cpuUs: number;
 };
 
 /** Options of {@link startProcessCluster}. */
