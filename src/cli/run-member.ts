@@ -6,7 +6,7 @@ import type { MemberConfig } from './raft-flags.ts';
 
 /** Exit status for invalid flags or configuration (commander's own usage errors exit 1). */
 export const EXIT_CONFIG = 2;
-/** Exit status when the member could not start (port in use, ...). */
+/** Exit status when the member could not start (port in use, ...) or failed while running. */
 export const EXIT_START_FAILED = 1;
 
 /** Validate; on a SkeinError print `code: message` to stderr, set the exit status and return null. */
@@ -50,6 +50,12 @@ export async function runMember(
       });
     });
   }
+  // A node that failed (its storage, say) has stopped itself: the process must not linger as if healthy.
+  member.node.once('error', () => {
+    void member.shutdown('the raft node failed').then(() => {
+      exit(EXIT_START_FAILED);
+    });
+  });
   if (typeof process.send === 'function') serveIpcControl(member, logger, exit);
   onStarted?.(member, logger);
 }
