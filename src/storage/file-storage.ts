@@ -1,0 +1,443 @@
+import { join } from 'node:path';
+import { encode } from '../core/codec.ts';
+import { assert, SkeinError } from '../core/errors.ts';
+import { DefaultLimits } from '../core/limits.ts';
+import { silentLogger, type Logger } from '../core/log.ts';
+import type { Entry, HardState } from '../raft/types.ts';
+import { NodeDisk, readWhole, type DiskFile, type DiskIO } from './disk.ts';
+import { corruptError, failedError, fullError, isNoSpace, StorageErrorCode } from './errors.ts';
+import { checkIdentity, readIdentity, writeIdentity, type Identity } from './identity.ts';
+import {
+  readSnapshotChunks,
+  readSnapshotMeta,
+  writeSnapshotFile,
+  type StoredSnapshot,
+} from './snapshot-file.ts';
+import type { PersistBatch, RaftStorage, RecoveredState, SnapshotMeta, SnapshotReader } from './types.ts';
+import {
+  emptyHardState,
+  replaySegments,
+  walFormatVersion,
+  type SegmentFile,
+  type SegmentInfo,
+} from './wal-replay.ts';
+import { maxRecordBytesCeiling, recordHeaderBytes, RecordType, writeRecord } from './wal-record.ts';
+
+/** Options of {@link FileStorage}. */
+export interface FileStorageOptions {
+  /** Id of the node this directory belongs to; a directory of another node is refused. */
+  readonly nodeId: string;
+  /** When set, a directory that belongs to another cluster is refused. */
+  readonly clusterId?: string;
+  /** File-system operations; the real file system by default, `SimDisk` in the simulator. */
+  readonly disk?: DiskIO;
+  /** A segment is closed and a new one started once it reaches this size (default 64 MiB). */
+  readonly maxSegmentBytes?: number;
+  /** Largest single record, e.g. one entry (default 16 MiB, the transport's largest frame). */
+  readonly maxRecordBytes?: number;
+  /** Snapshot data is stored in checksummed chunks of at most this size (default 1 MiB). */
+  readonly snapshotChunkBytes?: number;
+  readonly logger?: Logger;
+}
+
+export const FileStorageDefaults = {
+  maxSegmentBytes: 64 * 1024 * 1024,
+  maxRecordBytes: DefaultLimits.maxFrameBytes,
+  snapshotChunkBytes: 1024 * 1024,
+} as const;
+
+const identityName = 'IDENTITY';
+const snapshotName = 'snapshot.snap';
+const snapshotTmpName = 'snapshot.tmp';
+const segmentPattern = /^wal-(\d{16})\.log$/;
+
+function segmentName(seq: number): string {
+  return `wal-${String(seq).padStart(16, '0')}.log`;
+}
+
+/**
+ * Raft storage in a directory: a segmented write-ahead log, a snapshot file and an identity file
+ * (the layout and the recovery rules are in docs/storage.md). Each `persist` appends its batch
+ * as records ending in a Commit record and completes after ONE fdatasync, so a batch is durable
+ * and all-or-nothing. Operations run one at a time, in call order.
+ *
+ * Call {@link load} once before anything else.
+ */
+export class FileStorage implements RaftStorage {
+  readonly #dir: string;
+  readonly #disk: DiskIO;
+  readonly #nodeId: string;
+  readonly #clusterId: string | undefined;
+  readonly #maxSegmentBytes: number;
+  readonly #maxRecordBytes: number;
+  readonly #snapshotChunkBytes: number;
+  readonly #logger: Logger;
+
+  #state: 'new' | 'loading' | 'open' | 'closed' = 'new';
+  /** Set by an I/O error that leaves unsynced state unknown: every later write is refused. */
+  #failed: SkeinError | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #snapshotQueue: Promise<unknown> = Promise.resolve();
+  #segments: SegmentInfo[] = [];
+  #current: DiskFile | null = null;
+  /** True when the current segment may hold bytes past its last batch (a failed write). */
+  #dirtyTail = false;
+  #hardState: HardState = emptyHardState;
+  #epoch = 0;
+  #snapshot: StoredSnapshot | null = null;
+
+  constructor(dir: string, options: FileStorageOptions) {
+    this.#dir = dir;
+    this.#disk = options.disk ?? new NodeDisk();
+    this.#nodeId = options.nodeId;
+    this.#clusterId = options.clusterId;
+    this.#maxSegmentBytes = options.maxSegmentBytes ?? FileStorageDefaults.maxSegmentBytes;
+    this.#maxRecordBytes = options.maxRecordBytes ?? FileStorageDefaults.maxRecordBytes;
+    this.#snapshotChunkBytes = options.snapshotChunkBytes ?? FileStorageDefaults.snapshotChunkBytes;
+    this.#logger = options.logger ?? silentLogger;
+    assert(this.#maxSegmentBytes > 0, 'maxSegmentBytes must be positive');
+    assert(
+      this.#maxRecordBytes > 0 && this.#maxRecordBytes <= maxRecordBytesCeiling,
+      `maxRecordBytes must be in (0, ${maxRecordBytesCeiling}]`,
+    );
+    assert(
+      this.#snapshotChunkBytes > 0 && this.#snapshotChunkBytes <= this.#maxRecordBytes,
+      'bad snapshotChunkBytes',
+    );
+  }
+
+  /** Recover the directory (creating it when empty): truncate a torn tail, refuse corruption. */
+  async load(): Promise<RecoveredState> {
+    assert(this.#state === 'new', 'FileStorage.load() may be called once');
+    this.#state = 'loading';
+    await this.#disk.mkdir(this.#dir);
+    const names = await this.#disk.list(this.#dir);
+    const identity = await this.#loadIdentity(names);
+    const expected = { nodeId: this.#nodeId, clusterId: this.#clusterId };
+    checkIdentity(this.#dir, identity, '', expected);
+    const segmentFiles = await this.#readSegments(names);
+    const replay = replaySegments(segmentFiles, this.#nodeId);
+    checkIdentity(this.#dir, identity, replay.hardState.clusterId, expected);
+    this.#hardState = replay.hardState;
+    this.#epoch = replay.epoch;
+    this.#segments = replay.segments;
+    await this.#repairTail(replay.tornSegment, replay.tornTail);
+    await this.#dropSegments(replay.resetSegmentIndex, 'they precede a reset');
+    await this.#disk.unlink(this.#path(snapshotTmpName));
+    this.#snapshot = await this.#loadSnapshot();
+    if (this.#segments.length === 0) await this.#createFirstSegment(segmentFiles.at(-1)?.seq ?? 1);
+    else this.#current = await this.#disk.open(this.#segments.at(-1)!.path, 'existing');
+    this.#state = 'open';
+    const snapIndex = this.#snapshot?.meta.index ?? 0;
+    this.#logger.info(
+      { dir: this.#dir, segments: this.#segments.length, entries: replay.entries.length, snapIndex },
+      'storage recovered',
+    );
+    return {
+      hardState: this.#hardState,
+      entries: replay.entries.filter((e) => e.index > snapIndex),
+      ...(this.#snapshot === null ? {} : { snapshot: this.#snapshot.meta }),
+    };
+  }
+
+  /**
+   * Append `batch` and resolve once it is durable (one fdatasync). A batch with nothing to store
+   * completes at once. On a full disk it rejects with SKEIN_STORAGE_FULL and may be retried.
+   */
+  persist(batch: PersistBatch): void | Promise<void> {
+    this.#checkOpen();
+    if (
+      !batch.reset &&
+      batch.hardState === null &&
+      batch.truncateFrom === null &&
+      batch.entries.length === 0
+    ) {
+      return;
+    }
+    return this.#exclusive(() => this.#append(batch, this.#encodeBatch(batch)));
+  }
+
+  /** Durably replace the snapshot; the previous one stays in force until the new one is durable. */
+  saveSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    this.#checkOpen();
+    const run = this.#snapshotQueue.then(() => this.#saveSnapshot(meta, chunks));
+    this.#snapshotQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  openSnapshot(): Promise<SnapshotReader | null> {
+    this.#checkOpen();
+    const stored = this.#snapshot;
+    if (stored === null) return Promise.resolve(null);
+    const disk = this.#disk;
+    const path = this.#path(snapshotName);
+    return Promise.resolve({
+      meta: stored.meta,
+      chunks: (chunkBytes: number) => readSnapshotChunks(disk, path, stored.meta, chunkBytes),
+    });
+  }
+
+  /**
+   * Delete the oldest segments whose entries all have index ≤ `index`. Never goes past the durable
+   * snapshot, and never deletes the segment being appended to.
+   */
+  compact(index: number): Promise<void> {
+    this.#checkOpen();
+    return this.#exclusive(async () => {
+      const limit = Math.min(index, this.#snapshot?.meta.index ?? 0);
+      while (this.#segments.length > 1 && this.#segments[0]!.maxIndex <= limit) {
+        const [oldest] = this.#segments.splice(0, 1);
+        await this.#disk.unlink(oldest!.path);
+        // One directory fsync per removal: a crash then leaves the oldest segments gone, never a gap.
+        await this.#disk.fsyncDir(this.#dir);
+        this.#logger.debug({ file: oldest!.path, limit }, 'deleted a compacted segment');
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    await this.#exclusive(async () => {
+      this.#state = 'closed';
+      await this.#current?.close();
+      this.#current = null;
+    });
+    await this.#snapshotQueue;
+  }
+
+  #path(name: string): string {
+    return join(this.#dir, name);
+  }
+
+  #checkOpen(): void {
+    if (this.#state !== 'open') {
+      throw new SkeinError(
+        StorageErrorCode.Closed,
+        this.#state === 'closed'
+          ? 'the storage is closed'
+          : 'call FileStorage.load() before using the storage',
+      );
+    }
+  }
+
+  /** Run `task` after every earlier operation, whatever their outcome. */
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #loadIdentity(names: readonly string[]): Promise<Identity> {
+    const path = this.#path(identityName);
+    const found = await readIdentity(this.#disk, path);
+    if (found !== null) return found;
+    const data = names.filter((n) => segmentPattern.test(n) || n === snapshotName);
+    if (data.length > 0) {
+      throw corruptError(path, 0, `the file is missing although the directory holds ${data.join(', ')}`);
+    }
+    const identity = { nodeId: this.#nodeId, clusterId: this.#clusterId ?? '' };
+    await writeIdentity(this.#disk, this.#dir, path, identity);
+    this.#logger.info({ dir: this.#dir, ...identity }, 'created a new data directory');
+    return identity;
+  }
+
+  async #readSegments(names: readonly string[]): Promise<SegmentFile[]> {
+    const files: SegmentFile[] = [];
+    const seqs = names.flatMap((n) => {
+      const m = segmentPattern.exec(n);
+      return m === null ? [] : [Number(m[1])];
+    });
+    for (const seq of seqs.sort((a, b) => a - b)) {
+      const path = this.#path(segmentName(seq));
+      files.push({ seq, path, bytes: (await readWhole(this.#disk, path)) ?? new Uint8Array(0) });
+    }
+    return files;
+  }
+
+  async #repairTail(
+    tornSegment: string | null,
+    tornTail: { path: string; offset: number; bytes: number } | null,
+  ) {
+    if (tornSegment !== null) {
+      this.#logger.warn({ file: tornSegment }, 'removing a WAL segment whose header was torn by a crash');
+      await this.#disk.unlink(tornSegment);
+      await this.#disk.fsyncDir(this.#dir);
+    }
+    if (tornTail !== null) {
+      this.#logger.warn(
+        { file: tornTail.path, offsetBytes: tornTail.offset, droppedBytes: tornTail.bytes },
+        'truncating a torn WAL tail (an unacknowledged write cut short by a crash)',
+      );
+      const file = await this.#disk.open(tornTail.path, 'existing');
+      try {
+        await file.truncate(tornTail.offset);
+        await file.datasync();
+      } finally {
+        await file.close();
+      }
+    }
+  }
+
+  /** Delete the segments before `count` (oldest first), e.g. those a reset made obsolete. */
+  async #dropSegments(count: number, why: string): Promise<void> {
+    if (count <= 0) return;
+    const dropped = this.#segments.splice(0, count);
+    for (const segment of dropped) {
+      await this.#disk.unlink(segment.path);
+      await this.#disk.fsyncDir(this.#dir);
+    }
+    this.#logger.info({ files: dropped.map((s) => s.path) }, `deleted WAL segments: ${why}`);
+  }
+
+  async #loadSnapshot(): Promise<StoredSnapshot | null> {
+    const path = this.#path(snapshotName);
+    const stored = await readSnapshotMeta(this.#disk, path);
+    if (stored === null || stored.epoch === this.#epoch) return stored;
+    this.#logger.info({ file: path }, 'deleting a snapshot taken before the node was reset');
+    await this.#disk.unlink(path);
+    await this.#disk.fsyncDir(this.#dir);
+    return null;
+  }
+
+  async #createFirstSegment(seq: number): Promise<void> {
+    const header = this.#headerRecord(seq);
+    const buffer = Buffer.allocUnsafe(recordHeaderBytes + header.payload.byteLength);
+    writeRecord(buffer, 0, header.type, header.payload);
+    const path = this.#path(segmentName(seq));
+    const file = await this.#disk.open(path, 'create');
+    await file.write(buffer, 0);
+    await file.datasync();
+    await this.#disk.fsyncDir(this.#dir);
+    this.#current = file;
+    this.#segments = [{ seq, path, maxIndex: 0, sizeBytes: buffer.byteLength }];
+  }
+
+  #headerRecord(seq: number): { type: RecordType; payload: Uint8Array } {
+    const header = {
+      format: walFormatVersion,
+      seq,
+      nodeId: this.#nodeId,
+      epoch: this.#epoch,
+      hardState: this.#hardState,
+    };
+    return { type: RecordType.SegmentHeader, payload: encode(header) };
+  }
+
+  /** The records of a batch, checked against maxRecordBytes before anything is written. */
+  #encodeBatch(batch: PersistBatch): { type: RecordType; payload: Uint8Array }[] {
+    const records: { type: RecordType; payload: Uint8Array }[] = [];
+    if (batch.truncateFrom !== null)
+      records.push({ type: RecordType.Truncate, payload: encode(batch.truncateFrom) });
+    for (const e of batch.entries) {
+      const payload = encode([e.index, e.term, e.kind, e.data]);
+      if (payload.byteLength > this.#maxRecordBytes)
+        throw tooLarge(e, payload.byteLength, this.#maxRecordBytes);
+      records.push({ type: RecordType.Entry, payload });
+    }
+    records.push({ type: RecordType.Commit, payload: encode(batch.hardState) });
+    return records;
+  }
+
+  async #append(batch: PersistBatch, records: { type: RecordType; payload: Uint8Array }[]): Promise<void> {
+    if (this.#failed !== null) throw this.#failed;
+    const last = this.#segments.at(-1)!;
+    const rotate = batch.reset || last.sizeBytes >= this.#maxSegmentBytes;
+    const target = rotate ? { seq: last.seq + 1, path: this.#path(segmentName(last.seq + 1)) } : last;
+    // The Reset record is made here, in turn, because it carries the epoch it starts.
+    const reset = batch.reset ? [{ type: RecordType.Reset, payload: encode(this.#epoch + 1) }] : [];
+    const all = rotate ? [this.#headerRecord(target.seq), ...reset, ...records] : records;
+    const buffer = Buffer.allocUnsafe(all.reduce((n, r) => n + recordHeaderBytes + r.payload.byteLength, 0));
+    let at = 0;
+    for (const r of all) at = writeRecord(buffer, at, r.type, r.payload);
+    let file = this.#current!;
+    try {
+      if (rotate) file = await this.#disk.open(target.path, 'create');
+      else if (this.#dirtyTail) await file.truncate(last.sizeBytes);
+      this.#dirtyTail = false;
+      await file.write(buffer, rotate ? 0 : last.sizeBytes);
+      await file.datasync();
+      if (rotate) await this.#disk.fsyncDir(this.#dir);
+    } catch (error) {
+      if (rotate && file !== this.#current) await this.#abandonSegment(file, target.path);
+      this.#dirtyTail = true;
+      if (isNoSpace(error)) throw fullError(target.path, error);
+      this.#failed = failedError(target.path, error);
+      throw this.#failed;
+    }
+    const maxIndex = batch.entries.reduce((m, e) => Math.max(m, e.index), 0);
+    if (rotate) {
+      await this.#current!.close();
+      this.#current = file;
+      this.#segments.push({ seq: target.seq, path: target.path, maxIndex, sizeBytes: buffer.byteLength });
+    } else {
+      last.sizeBytes += buffer.byteLength;
+      last.maxIndex = Math.max(last.maxIndex, maxIndex);
+    }
+    if (batch.reset) this.#hardState = emptyHardState;
+    if (batch.hardState !== null) this.#hardState = batch.hardState;
+    if (batch.reset) await this.#afterReset();
+  }
+
+  /** A new segment could not be written: remove it so the next attempt starts it again. */
+  async #abandonSegment(file: DiskFile, path: string): Promise<void> {
+    try {
+      await file.close();
+      await this.#disk.unlink(path);
+    } catch (error) {
+      this.#logger.warn({ err: error, file: path }, 'could not remove an unfinished segment; recovery will');
+    }
+  }
+
+  /** The reset batch is durable: the old segments and the snapshot are garbage now. */
+  async #afterReset(): Promise<void> {
+    this.#epoch++;
+    this.#snapshot = null;
+    await this.#dropSegments(this.#segments.length - 1, 'the node was reset');
+    await this.#disk.unlink(this.#path(snapshotName));
+    await this.#disk.fsyncDir(this.#dir);
+    await writeIdentity(this.#disk, this.#dir, this.#path(identityName), {
+      nodeId: this.#nodeId,
+      clusterId: '',
+    });
+  }
+
+  async #saveSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const epoch = this.#epoch;
+    const tmp = this.#path(snapshotTmpName);
+    let sizeBytes: number;
+    try {
+      sizeBytes = await writeSnapshotFile(this.#disk, tmp, { meta, epoch }, chunks, this.#snapshotChunkBytes);
+    } catch (error) {
+      await this.#disk.unlink(tmp).catch(() => undefined);
+      if (isNoSpace(error)) throw fullError(tmp, error);
+      throw error;
+    }
+    await this.#exclusive(async () => {
+      if (this.#epoch !== epoch) {
+        await this.#disk.unlink(tmp);
+        throw new SkeinError(
+          StorageErrorCode.SnapshotReplaced,
+          'the node was reset while the snapshot was written',
+        );
+      }
+      try {
+        await this.#disk.rename(tmp, this.#path(snapshotName));
+        await this.#disk.fsyncDir(this.#dir);
+      } catch (error) {
+        this.#failed = failedError(this.#path(snapshotName), error);
+        throw this.#failed;
+      }
+      // Like MemoryStorage, the stored size is the size of the data actually streamed.
+      this.#snapshot = { meta: { ...meta, sizeBytes }, epoch };
+    });
+  }
+}
+
+function tooLarge(entry: Entry, bytes: number, maxRecordBytes: number): SkeinError {
+  return new SkeinError(
+    StorageErrorCode.RecordTooLarge,
+    `entry ${entry.index} takes ${bytes} bytes, more than maxRecordBytes (${maxRecordBytes}); ` +
+      'bound commands with the raft maxCommandBytes, or raise maxRecordBytes',
+    { details: { index: entry.index, bytes, maxRecordBytes } },
+  );
+}

@@ -1,0 +1,163 @@
+import { decode, encode } from '../core/codec.ts';
+import type { DiskIO, DiskReader } from './disk.ts';
+import { corruptError, StorageErrorCode } from './errors.ts';
+import { SkeinError } from '../core/errors.ts';
+import { encodeRecord, readRecord, recordHeaderBytes, RecordType, type ReadRecord } from './wal-record.ts';
+import type { SnapshotMeta } from './types.ts';
+
+/**
+ * A snapshot file is a sequence of records: SnapshotMeta `{ meta, epoch }`, any number of
+ * SnapshotChunk records holding the data, and a fixed-size SnapshotEnd (u32 chunk count, f64
+ * total bytes). Every chunk carries its own CRC, so a reader verifies the data as it streams it.
+ */
+export interface StoredSnapshot {
+  readonly meta: SnapshotMeta;
+  /** Reset epoch the snapshot belongs to: a snapshot from before a reset is stale. */
+  readonly epoch: number;
+}
+
+const endPayloadBytes = 12;
+const endRecordBytes = recordHeaderBytes + endPayloadBytes;
+
+/**
+ * Stream `chunks` into `path` (created or emptied), in records of at most `maxChunkBytes`, then
+ * fdatasync. Returns the number of data bytes written.
+ */
+export async function writeSnapshotFile(
+  disk: DiskIO,
+  path: string,
+  stored: StoredSnapshot,
+  chunks: AsyncIterable<Uint8Array>,
+  maxChunkBytes: number,
+): Promise<number> {
+  const file = await disk.open(path, 'create');
+  try {
+    let at = 0;
+    const put = async (record: Uint8Array): Promise<void> => {
+      await file.write(record, at);
+      at += record.byteLength;
+    };
+    await put(encodeRecord(RecordType.SnapshotMeta, encode(stored)));
+    let count = 0;
+    let sizeBytes = 0;
+    for await (const chunk of chunks) {
+      for (let from = 0; from < chunk.byteLength; from += maxChunkBytes) {
+        const part = chunk.subarray(from, from + maxChunkBytes);
+        await put(encodeRecord(RecordType.SnapshotChunk, part));
+        count++;
+        sizeBytes += part.byteLength;
+      }
+    }
+    const end = Buffer.alloc(endPayloadBytes);
+    end.writeUInt32LE(count, 0);
+    end.writeDoubleLE(sizeBytes, 4);
+    await put(encodeRecord(RecordType.SnapshotEnd, end));
+    await file.datasync();
+    return sizeBytes;
+  } finally {
+    await file.close();
+  }
+}
+
+/** The metadata of the snapshot in `path`, checked against its end record; null when there is none. */
+export async function readSnapshotMeta(disk: DiskIO, path: string): Promise<StoredSnapshot | null> {
+  const reader = await disk.openRead(path);
+  if (reader === null) return null;
+  try {
+    const first = await readRecordAt(reader, 0, path);
+    if (first.type !== RecordType.SnapshotMeta) throw corruptError(path, 0, 'no snapshot metadata record');
+    const stored = decodeStored(first, path);
+    // The end record holds the true size, whatever the writer declared up front.
+    const end = await readEnd(reader, path);
+    return { meta: { ...stored.meta, sizeBytes: end.sizeBytes }, epoch: stored.epoch };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The data of the snapshot in `path`, verified chunk by chunk, re-cut into `chunkBytes` pieces. */
+export async function* readSnapshotChunks(
+  disk: DiskIO,
+  path: string,
+  expected: SnapshotMeta,
+  chunkBytes: number,
+): AsyncGenerator<Uint8Array> {
+  if (!(chunkBytes > 0)) throw new RangeError('chunkBytes must be positive');
+  const reader = await disk.openRead(path);
+  if (reader === null) throw replacedError(path);
+  try {
+    const first = await readRecordAt(reader, 0, path);
+    const stored = decodeStored(first, path);
+    if (stored.meta.index !== expected.index || stored.meta.term !== expected.term) throw replacedError(path);
+    const { count } = await readEnd(reader, path);
+    let offset = first.next;
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    for (let i = 0; i < count; i++) {
+      const record = await readRecordAt(reader, offset, path);
+      if (record.type !== RecordType.SnapshotChunk) throw corruptError(path, offset, 'expected a data chunk');
+      offset = record.next;
+      pending.push(record.payload);
+      pendingBytes += record.payload.byteLength;
+      while (pendingBytes >= chunkBytes) {
+        const joined = Buffer.concat(pending);
+        yield joined.subarray(0, chunkBytes);
+        pending = [joined.subarray(chunkBytes)];
+        pendingBytes -= chunkBytes;
+      }
+    }
+    if (pendingBytes > 0) yield Buffer.concat(pending);
+  } finally {
+    await reader.close();
+  }
+}
+
+async function readRecordAt(reader: DiskReader, offset: number, path: string): Promise<ReadRecord> {
+  const header = await reader.read(offset, recordHeaderBytes);
+  if (header.byteLength < recordHeaderBytes)
+    throw corruptError(path, offset, 'the file ends inside a record');
+  const len = Buffer.from(header.buffer, header.byteOffset, header.byteLength).readUInt32LE(0);
+  if (offset + recordHeaderBytes + len > reader.sizeBytes)
+    throw corruptError(path, offset, 'a record runs past the end');
+  const bytes = await reader.read(offset, recordHeaderBytes + len);
+  const record = readRecord(bytes, 0);
+  if (typeof record === 'string') throw corruptError(path, offset, `a record with a ${record}`);
+  return { ...record, offset, next: offset + record.next };
+}
+
+async function readEnd(reader: DiskReader, path: string): Promise<{ count: number; sizeBytes: number }> {
+  const at = reader.sizeBytes - endRecordBytes;
+  if (at < 0) throw corruptError(path, 0, 'the file is too short to be a snapshot');
+  const end = await readRecordAt(reader, at, path);
+  if (end.type !== RecordType.SnapshotEnd || end.payload.byteLength !== endPayloadBytes) {
+    throw corruptError(path, at, 'no snapshot end record');
+  }
+  const view = Buffer.from(end.payload.buffer, end.payload.byteOffset, end.payload.byteLength);
+  return { count: view.readUInt32LE(0), sizeBytes: view.readDoubleLE(4) };
+}
+
+function decodeStored(record: ReadRecord, path: string): StoredSnapshot {
+  let value: unknown;
+  try {
+    value = decode(record.payload);
+  } catch {
+    throw corruptError(path, record.offset, 'the snapshot metadata does not decode');
+  }
+  const v = value as Partial<StoredSnapshot> | null;
+  if (
+    v === null ||
+    typeof v !== 'object' ||
+    typeof v.epoch !== 'number' ||
+    typeof v.meta?.index !== 'number'
+  ) {
+    throw corruptError(path, record.offset, 'malformed snapshot metadata');
+  }
+  return v as StoredSnapshot;
+}
+
+function replacedError(path: string): SkeinError {
+  return new SkeinError(
+    StorageErrorCode.SnapshotReplaced,
+    `${path} was replaced by a newer snapshot while being opened; open the snapshot again`,
+  );
+}
