@@ -2,6 +2,7 @@ import type { Logger } from '../core/log.ts';
 import { RaftNode } from '../raft/node.ts';
 import type { NodeId } from '../raft/types.ts';
 import { createTcpTransport, type TcpTransport } from '../transport/index.ts';
+import { FileStorage } from '../storage/file-storage.ts';
 import { KvStateMachine } from './kv-state-machine.ts';
 import type { MemberConfig } from './raft-flags.ts';
 
@@ -44,6 +45,9 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
       tickIntervalMs: config.tickIntervalMs,
       electionTicks: config.electionTicks,
       requestTimeoutMs: config.requestTimeoutMs,
+      ...(config.dataDir !== undefined
+        ? { storage: new FileStorage(config.dataDir, { nodeId: config.id, logger }) }
+        : {}),
       logger,
     });
   } catch (error) {

@@ -13,6 +13,7 @@ export interface RaftNodeFlags {
   readonly electionTicks?: string;
   readonly requestTimeoutMs?: string;
   readonly logLevel?: string;
+  readonly dataDir?: string;
 }
 
 /** A validated member configuration, shared by `skein raft-node` and `skein start`. */
@@ -31,6 +32,8 @@ export interface MemberConfig {
   readonly electionTicks: number;
   readonly requestTimeoutMs: number;
   readonly logLevel: string;
+  /** Directory of the durable Raft state (FileStorage); absent: in memory, lost at exit. */
+  readonly dataDir?: string;
 }
 
 export const MemberDefaults = {
@@ -77,6 +80,7 @@ export function parseRaftNodeFlags(flags: RaftNodeFlags, env: NodeJS.ProcessEnv)
       3_600_000,
     ),
     logLevel: parseLogLevel(flags.logLevel, env),
+    ...(flags.dataDir !== undefined ? { dataDir: parseDataDir(flags.dataDir) } : {}),
   };
 }
 
@@ -159,6 +163,11 @@ function readSecret(file: string | undefined, env: NodeJS.ProcessEnv): string {
     throw flagError('the cluster secret must be at least 16 bytes; generate one with `openssl rand -hex 32`');
   }
   return secret;
+}
+
+function parseDataDir(value: string): string {
+  if (value.trim() === '') throw flagError('--data-dir must name a directory (it is created when missing)');
+  return value;
 }
 
 export function parseIntFlag(

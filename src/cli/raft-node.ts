@@ -24,6 +24,11 @@ export function registerRaftCommands(program: Command): void {
     .option('--tick-ms <ms>', 'milliseconds per Raft tick (default 100)')
     .option('--election-ticks <n>', 'election timeout in ticks, randomized in [n, 2n) (default 10)')
     .option('--request-timeout-ms <ms>', 'how long a command or read may wait (default 5000)')
+    .option(
+      '--data-dir <path>',
+      'keep the Raft log and vote in this directory, so the member can restart with the same id ' +
+        '(default: in memory, lost at exit)',
+    )
     .option('--log-level <level>', 'pino level (default SKEIN_LOG_LEVEL or info)')
     .action(async (flags: RaftNodeFlags) => {
       const config = configOrExit(() => parseRaftNodeFlags(flags, process.env));
