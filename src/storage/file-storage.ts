@@ -35,7 +35,7 @@ export interface FileStorageOptions {
   readonly maxSegmentBytes?: number;
   /** Largest single record, e.g. one entry (default 16 MiB, the transport's largest frame). */
   readonly maxRecordBytes?: number;
-  /** Snapshot data is stored in checksummed chunks of at most this size (default 1 MiB). */
+  /** Snapshot data is stored in checksummed chunks of at most this size (default 1 MiB, at most maxRecordBytes). */
   readonly snapshotChunkBytes?: number;
   readonly logger?: Logger;
 }
@@ -93,7 +93,8 @@ export class FileStorage implements RaftStorage {
     this.#clusterId = options.clusterId;
     this.#maxSegmentBytes = options.maxSegmentBytes ?? FileStorageDefaults.maxSegmentBytes;
     this.#maxRecordBytes = options.maxRecordBytes ?? FileStorageDefaults.maxRecordBytes;
-    this.#snapshotChunkBytes = options.snapshotChunkBytes ?? FileStorageDefaults.snapshotChunkBytes;
+    this.#snapshotChunkBytes =
+      options.snapshotChunkBytes ?? Math.min(FileStorageDefaults.snapshotChunkBytes, this.#maxRecordBytes);
     this.#logger = options.logger ?? silentLogger;
     assert(this.#maxSegmentBytes > 0, 'maxSegmentBytes must be positive');
     assert(

@@ -91,14 +91,15 @@ export function readRecord(bytes: Uint8Array, offset: number): ReadRecord | Reco
 }
 
 /**
- * True when a valid record starts anywhere after `offset`. A damaged record followed by valid
- * ones is corruption in the middle of the log; a damaged record with nothing valid after it is
- * what a torn write looks like.
+ * Offset of the first valid record of type `type` after `offset`, or null. Recovery asks this
+ * about Commit records: damage followed by a committed batch is corruption in the middle of the
+ * log (that batch may have been acknowledged); damage with no commit after it is a torn,
+ * unacknowledged tail.
  */
-export function validRecordAfter(bytes: Uint8Array, offset: number): number | null {
+export function findRecordAfter(bytes: Uint8Array, offset: number, type: RecordType): number | null {
   for (let at = offset + 1; at + recordHeaderBytes <= bytes.byteLength; at++) {
     // Cheap checks first: most offsets fail on the type byte or the length.
-    if (!knownTypes.has(bytes[at + 8]!)) continue;
+    if (bytes[at + 8] !== type) continue;
     const len = bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
     if (len < 0 || at + recordHeaderBytes + len > bytes.byteLength) continue;
     if (typeof readRecord(bytes, at) !== 'string') return at;

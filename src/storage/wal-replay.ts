@@ -1,7 +1,7 @@
 import { decode } from '../core/codec.ts';
 import type { Entry, HardState } from '../raft/types.ts';
 import { corruptError } from './errors.ts';
-import { readRecord, RecordType, validRecordAfter, type ReadRecord } from './wal-record.ts';
+import { findRecordAfter, readRecord, RecordType, type ReadRecord } from './wal-record.ts';
 
 export const walFormatVersion = 1;
 export const emptyHardState: HardState = { term: 0, vote: null, commit: 0, clusterId: '' };
@@ -81,8 +81,9 @@ type PendingOp =
 /**
  * Replay WAL segments (sorted by sequence) into the state they describe. Records take effect a
  * batch at a time, at the batch's Commit record, so a batch is all-or-nothing. A damaged record
- * in the last segment with no valid record after it is a torn tail; any other damage is
- * corruption and throws SKEIN_STORAGE_CORRUPT naming the file and offset.
+ * in the last segment with no valid Commit record after it is a torn tail (nothing after it was
+ * acknowledged); any other damage is corruption and throws SKEIN_STORAGE_CORRUPT naming the file
+ * and offset.
  */
 export function replaySegments(files: readonly SegmentFile[], nodeId: string): ReplayResult {
   const log = new EntryLog();
@@ -100,7 +101,7 @@ export function replaySegments(files: readonly SegmentFile[], nodeId: string): R
     }
     const first = readRecord(file.bytes, 0);
     if (typeof first === 'string') {
-      if (isLast && validRecordAfter(file.bytes, 0) === null) {
+      if (isLast && findRecordAfter(file.bytes, 0, RecordType.Commit) === null) {
         tornSegment = file.path;
         break;
       }
@@ -120,7 +121,7 @@ export function replaySegments(files: readonly SegmentFile[], nodeId: string): R
     while (offset < file.bytes.byteLength) {
       const record = readRecord(file.bytes, offset);
       if (typeof record === 'string') {
-        if (isLast && validRecordAfter(file.bytes, offset) === null) break;
+        if (isLast && findRecordAfter(file.bytes, offset, RecordType.Commit) === null) break;
         throw corruptError(file.path, offset, `${describeFault(record)} before the end of the log`);
       }
       offset = record.next;

@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { hasCode } from '../core/errors.ts';
+import { Random } from '../core/random.ts';
+import { EntryKind, type Entry } from '../raft/types.ts';
+import type { DiskFile, DiskIO } from './disk.ts';
+import { StorageErrorCode } from './errors.ts';
+import { FileStorage, type FileStorageOptions } from './file-storage.ts';
+import { SimDisk } from './sim-disk.ts';
+import { capturingLogger } from './test-support.ts';
+import { chunked } from './test-workload.ts';
+import type { PersistBatch } from './types.ts';
+import { readRecord } from './wal-record.ts';
+
+const dir = '/data/n1';
+const segment1 = `${dir}/wal-0000000000000001.log`;
+
+function entries(from: number, n: number, bytes = 64): Entry[] {
+  return Array.from({ length: n }, (_, i) => ({
+    index: from + i,
+    term: 1,
+    kind: EntryKind.Normal,
+    data: new Uint8Array(bytes).fill((from + i) % 256),
+  }));
+}
+
+function batch(from: number, n: number, commit = 0): PersistBatch {
+  return {
+    reset: false,
+    truncateFrom: null,
+    entries: entries(from, n),
+    hardState: { term: 1, vote: 'n1', commit, clusterId: 'c1' },
+  };
+}
+
+async function opened(disk: DiskIO, options: Partial<FileStorageOptions> = {}): Promise<FileStorage> {
+  const storage = new FileStorage(dir, { disk, nodeId: 'n1', ...options });
+  await storage.load();
+  return storage;
+}
+
+/** Offsets at which the records of `bytes` start. */
+function recordOffsets(bytes: Uint8Array): number[] {
+  const offsets: number[] = [];
+  for (let at = 0; at < bytes.byteLength;) {
+    const r = readRecord(bytes, at);
+    if (typeof r === 'string') break;
+    offsets.push(at);
+    at = r.next;
+  }
+  return offsets;
+}
+
+test('a flipped bit in the middle of a segment stops recovery, naming the file and the offset', async () => {
+  const disk = new SimDisk({ random: new Random(7) });
+  const storage = await opened(disk);
+  for (let i = 0; i < 5; i++) await storage.persist(batch(i * 4 + 1, 4));
+  await storage.close();
+  const offsets = recordOffsets(disk.contents(segment1)!);
+  const victim = offsets[6]!; // an entry of the second batch, well before the tail
+  disk.flipBit(segment1, victim + 20);
+  await assert.rejects(new FileStorage(dir, { disk, nodeId: 'n1' }).load(), (error: unknown) => {
+    assert.ok(hasCode(error, StorageErrorCode.Corrupt));
+    assert.equal(error.details!['file'], segment1);
+    assert.equal(error.details!['offsetBytes'], victim);
+    assert.match(error.message, /wal-0000000000000001\.log is corrupt at byte offset \d+/);
+    assert.match(error.message, /catches up from its peers/);
+    return true;
+  });
+});
+
+test('a flipped bit in an unacknowledged torn tail is truncated, with a log line', async () => {
+  const disk = new SimDisk({ random: new Random(3) });
+  const storage = await opened(disk);
+  await storage.persist(batch(1, 4, 2));
+  const durableBytes = disk.contents(segment1)!.byteLength;
+  disk.crashAfterOps = disk.opCount + 1; // the next write lands, its fdatasync never happens
+  await assert.rejects(Promise.resolve(storage.persist(batch(5, 20))));
+  disk.crash({ tear: true });
+  assert.ok(disk.contents(segment1)!.byteLength > durableBytes, 'part of the torn write survived');
+  disk.flipBit(segment1, undefined, durableBytes);
+  const { logger, lines } = capturingLogger();
+  const recovered = await new FileStorage(dir, { disk, nodeId: 'n1', logger }).load();
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    [1, 2, 3, 4],
+  );
+  assert.equal(recovered.hardState.commit, 2);
+  assert.ok(lines.some((l) => l.msg.includes('torn WAL tail')));
+  assert.equal(disk.contents(segment1)!.byteLength, durableBytes, 'the tail was cut off on disk');
+});
+
+test('a missing segment in the middle is corruption, not a shorter log', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const storage = await opened(disk, { maxSegmentBytes: 300 });
+  for (let i = 0; i < 12; i++) await storage.persist(batch(i * 2 + 1, 2));
+  await storage.close();
+  await disk.unlink(`${dir}/wal-0000000000000002.log`);
+  await assert.rejects(
+    opened(disk),
+    (e: unknown) => hasCode(e, StorageErrorCode.Corrupt) && /missing/.test(e.message),
+  );
+});
+
+test('persist resolves only after the fdatasync that covers its bytes, one fdatasync per batch', async () => {
+  const events: string[] = [];
+  const gate = { holding: false, release: (): void => undefined };
+  const sim = new SimDisk({ random: new Random(1) });
+  // A spy around the disk: records writes and syncs, and can hold an fdatasync back.
+  const spy: DiskIO = {
+    mkdir: (d) => sim.mkdir(d),
+    list: (d) => sim.list(d),
+    openRead: (p) => sim.openRead(p),
+    rename: (a, b) => sim.rename(a, b),
+    unlink: (p) => sim.unlink(p),
+    fsyncDir: (d) => sim.fsyncDir(d).then(() => void events.push('fsyncDir')),
+    open: async (p, mode): Promise<DiskFile> => {
+      const file = await sim.open(p, mode);
+      return {
+        write: (data, position) => file.write(data, position).then(() => void events.push(`write ${p}`)),
+        datasync: async () => {
+          if (gate.holding) {
+            await new Promise<void>((release) => {
+              gate.release = release;
+            });
+          }
+          await file.datasync();
+          events.push(`datasync ${p}`);
+        },
+        truncate: (n) => file.truncate(n),
+        close: () => file.close(),
+      };
+    },
+  };
+  const storage = await opened(spy, { maxSegmentBytes: 400 });
+  events.length = 0;
+  for (let i = 0; i < 8; i++) {
+    await storage.persist(batch(i * 3 + 1, 3));
+    events.push('ack');
+  }
+  // Between two acks: the batch's writes, then exactly one fdatasync of the file written.
+  const perBatch = events
+    .join('\n')
+    .split('ack\n')
+    .concat()
+    .map((s) => s.split('\n').filter(Boolean));
+  for (const ops of perBatch.filter((o) => o.length > 0)) {
+    const writes = ops.filter((o) => o.startsWith('write'));
+    const syncs = ops.filter((o) => o.startsWith('datasync'));
+    assert.equal(syncs.length, 1, `one fdatasync per batch: ${ops.join(', ')}`);
+    assert.ok(ops.lastIndexOf(writes.at(-1)!) < ops.indexOf(syncs[0]!), 'the sync follows the last write');
+    assert.equal(syncs[0]!.slice(9), writes.at(-1)!.slice(6), 'the sync is of the file written');
+  }
+  assert.ok(events.includes('fsyncDir'), 'segment rotation happened and fsynced the directory');
+  // And with the fdatasync held back, the persist stays pending.
+  gate.holding = true;
+  let done = false;
+  const pending = Promise.resolve(storage.persist(batch(25, 1))).then(() => (done = true));
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  assert.equal(done, false, 'acknowledged before its fdatasync');
+  gate.release();
+  await pending;
+  assert.equal(done, true);
+});
+
+test('a data directory of another node or another cluster is refused', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const storage = await opened(disk, { clusterId: 'c1' });
+  await storage.persist(batch(1, 1));
+  await storage.close();
+  await assert.rejects(new FileStorage(dir, { disk, nodeId: 'n2' }).load(), (e: unknown) => {
+    assert.ok(hasCode(e, StorageErrorCode.Identity));
+    assert.match(e.message, /\/data\/n1 belongs to node n1, not to node n2/);
+    return true;
+  });
+  await assert.rejects(
+    new FileStorage(dir, { disk, nodeId: 'n1', clusterId: 'other' }).load(),
+    (e: unknown) =>
+      hasCode(e, StorageErrorCode.Identity) && /belongs to cluster c1, not to cluster other/.test(e.message),
+  );
+  assert.equal((await opened(disk, { clusterId: 'c1' })).constructor, FileStorage);
+});
+
+test('a full disk refuses writes with SKEIN_STORAGE_FULL, keeps the log intact, and recovers', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const storage = await opened(disk, { maxSegmentBytes: 2000 });
+  await storage.persist(batch(1, 4, 1));
+  disk.capacityBytes = disk.usedBytes() + 500; // room for part of the next batch only
+  await assert.rejects(Promise.resolve(storage.persist(batch(5, 10))), (e: unknown) => {
+    assert.ok(hasCode(e, StorageErrorCode.Full));
+    assert.match(e.message, /Free disk space/);
+    return true;
+  });
+  // Still full: a retry fails the same way, and does not damage anything either.
+  await assert.rejects(Promise.resolve(storage.persist(batch(5, 10))), (e: unknown) =>
+    hasCode(e, StorageErrorCode.Full),
+  );
+  disk.capacityBytes = Number.POSITIVE_INFINITY;
+  await storage.persist(batch(5, 10, 9)); // space is back: the same batch goes through
+  for (let i = 0; i < 10; i++) await storage.persist(batch(15 + i * 3, 3)); // and rotation works
+  await storage.close();
+  const recovered = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    Array.from({ length: 44 }, (_, i) => i + 1),
+  );
+});
+
+test('a crash while the disk is full recovers the acknowledged log', async () => {
+  const disk = new SimDisk({ random: new Random(5) });
+  const storage = await opened(disk);
+  await storage.persist(batch(1, 3, 1));
+  disk.capacityBytes = disk.usedBytes() + 300;
+  await assert.rejects(Promise.resolve(storage.persist(batch(4, 10))), (e: unknown) =>
+    hasCode(e, StorageErrorCode.Full),
+  );
+  disk.crash({ tear: true });
+  disk.capacityBytes = Number.POSITIVE_INFINITY;
+  const recovered = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    [1, 2, 3],
+  );
+});
+
+test('an entry larger than maxRecordBytes is refused before anything is written', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const storage = await opened(disk, { maxRecordBytes: 1000 });
+  const before = disk.opCount;
+  const big: PersistBatch = {
+    reset: false,
+    truncateFrom: null,
+    hardState: null,
+    entries: entries(1, 1, 2000),
+  };
+  await assert.rejects(Promise.resolve(storage.persist(big)), (e: unknown) => {
+    assert.ok(hasCode(e, StorageErrorCode.RecordTooLarge));
+    assert.match(e.message, /entry 1 takes \d+ bytes, more than maxRecordBytes \(1000\)/);
+    return true;
+  });
+  assert.equal(disk.opCount, before);
+  await storage.persist(batch(1, 1));
+});
+
+test('storage used before load() or after close() says so', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const storage = new FileStorage(dir, { disk, nodeId: 'n1' });
+  assert.throws(
+    () => storage.persist(batch(1, 1)),
+    (e: unknown) => hasCode(e, StorageErrorCode.Closed),
+  );
+  await storage.load();
+  await storage.close();
+  assert.throws(
+    () => storage.persist(batch(1, 1)),
+    (e: unknown) => hasCode(e, StorageErrorCode.Closed),
+  );
+});
+
+test('snapshots: the previous one survives a failed save; a damaged chunk is caught while streaming', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const storage = await opened(disk, { snapshotChunkBytes: 100 });
+  await storage.persist(batch(1, 10));
+  const config = { voters: { n1: 'a:1' }, outgoing: {}, learners: {}, removed: [] };
+  const meta = { index: 5, term: 1, config, clusterId: 'c1', sizeBytes: 1000 };
+  await storage.saveSnapshot(meta, chunked(new Uint8Array(1000).fill(7)));
+  disk.capacityBytes = disk.usedBytes() + 200;
+  await assert.rejects(
+    storage.saveSnapshot({ ...meta, index: 8 }, chunked(new Uint8Array(1000))),
+    (e: unknown) => hasCode(e, StorageErrorCode.Full),
+  );
+  disk.capacityBytes = Number.POSITIVE_INFINITY;
+  assert.equal((await storage.openSnapshot())?.meta.index, 5);
+  await storage.compact(9); // only up to the snapshot
+  await storage.close();
+  const recovered = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+  assert.equal(recovered.snapshot?.index, 5);
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    [6, 7, 8, 9, 10],
+  );
+  disk.flipBit(`${dir}/snapshot.snap`, 500);
+  const again = await opened(disk);
+  const reader = await again.openSnapshot();
+  await assert.rejects(
+    (async () => {
+      for await (const chunk of reader!.chunks(300)) assert.ok(chunk.byteLength > 0);
+    })(),
+    (e: unknown) =>
+      hasCode(e, StorageErrorCode.Corrupt) && /snapshot\.snap is corrupt at byte offset/.test(e.message),
+  );
+});
+
+test('a flipped bit anywhere in a cleanly closed log is corruption, never a different log', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.nat(), fc.integer({ min: 1, max: 8 }), async (seed, batches) => {
+      const disk = new SimDisk({ random: new Random(seed) });
+      const storage = await opened(disk, { maxSegmentBytes: 600 });
+      for (let i = 0; i < batches; i++) await storage.persist(batch(i * 3 + 1, 3, i));
+      await storage.close();
+      const segments = (await disk.list(dir)).filter((n) => n.startsWith('wal-'));
+      const victim = `${dir}/${segments[new Random(seed).int(segments.length)]!}`;
+      const flipped = disk.flipBit(victim);
+      const bytes = disk.contents(victim)!;
+      const lastCommit = recordOffsets(bytes).at(-1)!;
+      try {
+        const state = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+        // The only damage recovery cannot tell from a torn write: the final Commit record of the log.
+        assert.equal(victim, `${dir}/${segments.at(-1)!}`);
+        assert.ok(
+          flipped >= lastCommit,
+          `silently accepted a flip at ${flipped} (last commit at ${lastCommit})`,
+        );
+        assert.equal(state.entries.length, (batches - 1) * 3);
+      } catch (error) {
+        if (!hasCode(error, StorageErrorCode.Corrupt)) throw error;
+      }
+    }),
+    { numRuns: 200 },
+  );
+});
