@@ -1,5 +1,6 @@
 /**
- * `npm run chaos -- [--nodes 3|5] [--kills N] [--duration-s S] [--seed N] [--restart durable|replace]`:
+ * `npm run chaos -- [--nodes 3|5] [--kills N] [--duration-s S] [--seed N] [--restart durable|replace|amnesia]
+ * [--whole-cluster] [--clients N] [--keys N] [--log-level L]`:
  * real `skein raft-node` processes behind a fault-injecting proxy, concurrent clients, a nemesis
  * (kill -9, SIGSTOP, partitions, delay, loss, leadership transfer), then a linearizability check
  * of the history and a check that no acknowledged write was lost. See docs/chaos.md.
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     'duration-s': { type: 'string', default: String(ChaosDefaults.durationMs / 1000) },
     seed: { type: 'string' },
     restart: { type: 'string', default: 'durable' },
+    'whole-cluster': { type: 'boolean', default: false },
     clients: { type: 'string', default: String(ChaosDefaults.clients) },
     keys: { type: 'string', default: String(ChaosDefaults.registerKeys) },
     'log-level': { type: 'string', default: ChaosDefaults.logLevel },
@@ -41,6 +43,7 @@ const report = await runChaos({
   durationMs: int('duration-s', values['duration-s'], 1, 86_400) * 1000,
   seed,
   restart: values.restart,
+  wholeClusterKills: values['whole-cluster'],
   clients: int('clients', values.clients, 1, 256),
   registerKeys: int('keys', values.keys, 1, 10_000),
   tickMs: ChaosDefaults.tickMs,

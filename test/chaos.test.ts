@@ -34,8 +34,23 @@ test('3 processes under kill -9, SIGSTOP, partitions, delay and loss: linearizab
   assert.equal(report.members.length, 3, 'every member answered after healing');
 });
 
-test('negative control: restarting the whole cluster with amnesia (same ids, no storage) is caught', async () => {
-  const report = await runChaos({ ...base, restart: 'amnesia', kills: 1, durationMs: 5000 });
+// The same schedule twice: the whole cluster is killed -9 at once, then restarted under the same ids.
+const powerCut = { ...base, kills: 1, durationMs: 5000, wholeClusterKills: true };
+
+test('kill -9 of the whole cluster at once: restarted from --data-dir, no acknowledged write lost', async (t) => {
+  if (!(await durableRestartsAvailable())) {
+    t.skip('skein raft-node has no --data-dir yet');
+    return;
+  }
+  const report = await runChaos({ ...powerCut, restart: 'durable' });
+  const text = formatReport(report);
+  assert.ok(report.passed, `${lines.join('\n')}\n${text}`);
+  assert.equal(report.nemesis.wholeClusterKills, 1, text);
+  assert.ok(report.acknowledgedWrites >= 50, `writes were acknowledged before the power cut:\n${text}`);
+});
+
+test('negative control: the same power cut with amnesia (same ids, no storage) is caught', async () => {
+  const report = await runChaos({ ...powerCut, restart: 'amnesia' });
   if (report.logsDir !== null) rmSync(report.logsDir, { recursive: true, force: true });
   const text = formatReport(report);
   assert.equal(report.passed, false, text);

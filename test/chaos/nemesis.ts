@@ -11,6 +11,8 @@ export interface NemesisOptions {
   readonly kills: number;
   /** Stop after this long when there is no kill target; with one, this is a safety cap. */
   readonly durationMs: number;
+  /** Every kill -9 takes the whole cluster down at once (needs durable or amnesia restarts). */
+  readonly wholeCluster: boolean;
   /** How long a restart (and in `replace` mode its detach and attach) may take. */
   readonly restartTimeoutMs: number;
 }
@@ -96,10 +98,10 @@ export class Nemesis {
     const { cluster, random } = this.#o;
     const durable = cluster.restartMode === 'durable';
     const roll = random.next();
-    if (cluster.restartMode === 'amnesia')
-      return () => this.#kill(cluster.ids(), 'the whole cluster, amnesia');
     // Durable nodes may all die at once: whatever was acknowledged must be on disk.
-    if (durable && roll < 0.1) return () => this.#kill(cluster.ids(), 'the whole cluster');
+    if (this.#o.wholeCluster || cluster.restartMode === 'amnesia' || (durable && roll < 0.1)) {
+      return () => this.#kill(cluster.ids(), 'the whole cluster');
+    }
     if (durable && roll < 0.25 && cluster.ids().length >= 5) {
       return () => this.#kill(random.shuffle(cluster.ids()).slice(0, 2), 'a minority');
     }
@@ -123,11 +125,14 @@ export class Nemesis {
     await Promise.all(
       ids.map(async (id) => {
         const now = await cluster.restart(id, this.#o.restartTimeoutMs);
-        this.#log(
-          now !== id
-            ? `replaced ${id} by ${now} (new id, empty)`
-            : `restarted ${id} (${restartKind[cluster.restartMode]})`,
-        );
+        if (now !== id) {
+          this.#log(`replaced ${id} by ${now} (new id, empty)`);
+          return;
+        }
+        // Asked at once, before the leader had much time to send anything: what the disk gave back.
+        const s = await cluster.status(id, 1000);
+        const state = s === null ? '' : `: term ${s.term}, log up to ${s.lastIndex}`;
+        this.#log(`restarted ${id} (${restartKind[cluster.restartMode]}${state})`);
       }),
     );
   }

@@ -18,6 +18,8 @@ export interface ChaosOptions {
   readonly kills: number;
   readonly durationMs: number;
   readonly restart: RestartMode;
+  /** Every kill -9 kills every node at once (a power cut); not with `replace` restarts. */
+  readonly wholeClusterKills: boolean;
   readonly clients: number;
   readonly registerKeys: number;
   readonly tickMs: number;
@@ -32,6 +34,7 @@ export const ChaosDefaults = {
   nodes: 3,
   kills: 0,
   durationMs: 30_000,
+  wholeClusterKills: false,
   clients: 8,
   registerKeys: 8,
   tickMs: 50,
@@ -63,6 +66,11 @@ export interface ChaosReport {
  * members converged.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  if (options.wholeClusterKills && options.restart === 'replace') {
+    throw new Error(
+      'chaos: whole-cluster kills need restarts from disk (or amnesia); replace needs a quorum',
+    );
+  }
   const started = performance.now();
   const random = new Random(options.seed);
   const log = (line: string): void => {
@@ -94,6 +102,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     random: random.fork(),
     log,
     kills: options.kills,
+    wholeCluster: options.wholeClusterKills,
     durationMs: options.kills > 0 ? Math.max(options.durationMs, options.kills * 60_000) : options.durationMs,
     restartTimeoutMs: 30_000,
   });
