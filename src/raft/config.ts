@@ -117,5 +117,7 @@ export function applyConfigChange(
 function withRemoved(before: ClusterConfig, after: ClusterConfig): ClusterConfig {
   const still = new Set(allMembers(after));
   const gone = allMembers(before).filter((id) => !still.has(id) && !after.removed.includes(id));
-  return gone.length === 0 ? after : { ...after, removed: [...after.removed, ...gone] };
+  // A member is never listed as removed (solo makes a removed node the voter of a new cluster).
+  const removed = [...after.removed.filter((id) => !still.has(id)), ...gone];
+  return removed.length === after.removed.length && gone.length === 0 ? after : { ...after, removed };
 }

@@ -149,6 +149,38 @@ export class RaftLog {
     if (this.lastIndex > this.commitIndex) this.#truncateFrom(this.commitIndex + 1);
   }
 
+  /**
+   * Drop entries up to `index` (inclusive), which a durable snapshot now covers. Entries after it
+   * stay, so followers that are only a little behind still catch up from the log.
+   */
+  compactTo(index: number): void {
+    if (index <= this.snapshotIndex) return;
+    assert(index <= this.appliedIndex, `cannot compact to ${index} beyond applied ${this.appliedIndex}`);
+    const term = this.term(index)!;
+    this.#entries = this.#entries.slice(index - this.snapshotIndex);
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
+  }
+
+  /**
+   * Install a snapshot received from the leader at (index, term). Entries that agree with it are
+   * kept; otherwise the whole log is replaced by the snapshot (storage must drop its entries).
+   */
+  restoreSnapshot(index: number, term: number): void {
+    if (this.matchTerm(index, term)) {
+      this.#entries = this.#entries.slice(index - this.snapshotIndex);
+    } else {
+      this.#entries = [];
+      this.truncatedFrom = Math.min(this.truncatedFrom ?? index + 1, index + 1);
+    }
+    this.snapshotIndex = index;
+    this.snapshotTerm = term;
+    this.commitIndex = Math.max(this.commitIndex, index);
+    this.appliedIndex = Math.max(this.appliedIndex, index);
+    this.stableIndex = Math.max(this.stableIndex, index);
+    if (this.stableIndex > this.lastIndex) this.stableIndex = this.lastIndex;
+  }
+
   /** Forget everything: used by `reset`. */
   clear(): void {
     this.#entries = [];

@@ -20,9 +20,39 @@ import {
 } from './types.ts';
 import { AdminRpc, type AdminOp } from './admin-rpc.ts';
 import { decodeCommand, encodeCommand, RecentRequests } from './command.ts';
+import {
+  SnapshotReceiver,
+  SnapshotSender,
+  type SnapshotResponse,
+  type SnapshotTransferStatus,
+} from './snapshot-transfer.ts';
+import type { SnapshotMeta } from '../storage/types.ts';
 
 /** A user function that applies one committed command. It must be deterministic and synchronous. */
 export type Processor = (params: unknown) => unknown;
+
+/**
+ * Snapshot support for the user's state machine. With it, the log is compacted behind periodic
+ * snapshots and new or lagging members catch up from a snapshot; without it, the log grows forever.
+ */
+export interface SnapshotStateMachine {
+  /**
+   * Capture the state as of the last applied command. Called synchronously right after that
+   * command was applied, so it must take a point-in-time view now (serialize eagerly, or
+   * copy-on-write) even if it returns a stream that is read later.
+   */
+  snapshot(): Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
+  /** Replace the whole state with the snapshot streamed in `chunks`. */
+  restore(chunks: AsyncIterable<Uint8Array>): Promise<void> | void;
+}
+
+/** Node status: the core's view plus snapshot information. */
+export interface RaftNodeStatus extends RaftStatus {
+  /** Index of the newest durable snapshot (0 when none). */
+  readonly snapshotIndex: number;
+  /** Snapshot transfers in progress, with bytes acknowledged so far. */
+  readonly snapshotTransfers: readonly SnapshotTransferStatus[];
+}
 
 /** Options for {@link RaftNode.create}. */
 export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' | 'appliedIndex'> {
@@ -58,6 +88,20 @@ export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' |
   readonly maxCommandBytes?: number;
   /** Request ids remembered to drop duplicated proposals. Default 100000. */
   readonly dedupeWindow?: number;
+  /** Snapshot and restore the state machine; enables log compaction and snapshot catch-up. */
+  readonly stateMachine?: SnapshotStateMachine;
+  /** Take a snapshot after this many applied entries. Default 10000. */
+  readonly snapshotEveryEntries?: number;
+  /** ...or after this many applied command bytes, whichever comes first. Default 64 MiB. */
+  readonly snapshotEveryBytes?: number;
+  /** Entries kept in the log behind a snapshot for followers that are only a little behind. Default 1000. */
+  readonly keepEntriesAfterSnapshot?: number;
+  /** Size of one InstallSnapshot chunk. Default 1 MiB (keep it below the transport's maxFrameBytes). */
+  readonly snapshotChunkBytes?: number;
+  /** Unacknowledged snapshot chunks per transfer. Default 4. */
+  readonly maxSnapshotChunksInFlight?: number;
+  /** A snapshot transfer with no answer for this long is abandoned and retried. Default: one election timeout. */
+  readonly snapshotResponseTimeoutMs?: number;
   /**
    * How the driver batches inputs before processing them. Default `setImmediate`, which
    * coalesces a burst of messages into one disk write; the simulator passes a virtual timer.
@@ -119,6 +163,18 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly #recentRequests: RecentRequests;
   /** Timers of read rounds, so stop() can cancel them. */
   readonly #readTimers = new Set<TimerHandle>();
+  readonly #stateMachine: SnapshotStateMachine | undefined;
+  readonly #snapshotEveryEntries: number;
+  readonly #snapshotEveryBytes: number;
+  readonly #keepEntriesAfterSnapshot: number;
+  readonly #snapshotChunkBytes: number;
+  readonly #sender: SnapshotSender;
+  readonly #receiver: SnapshotReceiver;
+  /** While the state machine is being replaced by a snapshot, nothing is applied. */
+  #restoring = false;
+  #snapshotting = false;
+  #lastSnapshotIndex = 0;
+  #bytesSinceSnapshot = 0;
   readonly #defer: (fn: () => void) => void;
   readonly #admin: AdminRpc;
 
@@ -159,6 +215,34 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#maxPendingRequests = options.maxPendingRequests ?? 100_000;
     this.#maxCommandBytes = options.maxCommandBytes ?? 1024 * 1024;
     this.#recentRequests = new RecentRequests(options.dedupeWindow ?? 100_000);
+    this.#stateMachine = options.stateMachine;
+    this.#snapshotEveryEntries = options.snapshotEveryEntries ?? 10_000;
+    this.#snapshotEveryBytes = options.snapshotEveryBytes ?? 64 * 1024 * 1024;
+    this.#keepEntriesAfterSnapshot = options.keepEntriesAfterSnapshot ?? 1000;
+    this.#snapshotChunkBytes = options.snapshotChunkBytes ?? 1024 * 1024;
+    this.#lastSnapshotIndex = core.log.snapshotIndex;
+    const transfer = {
+      localId: options.id,
+      clock: this.#clock,
+      logger: this.#logger,
+      storage,
+      envelope: () => ({ term: this.#core.term, clusterId: this.#core.clusterId }),
+      send: (to: NodeId, message: unknown) => {
+        this.#transport.send(to, message);
+      },
+      chunkBytes: this.#snapshotChunkBytes,
+      maxChunksInFlight: options.maxSnapshotChunksInFlight ?? 4,
+      timeoutMs: options.snapshotResponseTimeoutMs ?? this.#tickIntervalMs * (options.electionTicks ?? 10),
+    };
+    this.#sender = new SnapshotSender(transfer, (peer, ok) => {
+      this.#core.reportSnapshot(peer, ok);
+      this.#scheduleDrive();
+    });
+    this.#receiver = new SnapshotReceiver(
+      transfer,
+      (meta, from) => this.#installSnapshot(meta, from),
+      (meta) => meta.index > this.#core.log.commitIndex,
+    );
     this.#defer = options.defer ?? setImmediate;
     this.#incarnation = random.nextUint32().toString(36);
     this.#lastRole = core.role;
@@ -213,7 +297,14 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       }
       core.bootstrap(options.peers, options.clusterId ?? `initial:${ids.join(',')}`);
     }
+    if (recovered.snapshot !== undefined && options.stateMachine === undefined) {
+      throw new SkeinError(
+        'SKEIN_INVALID_CONFIG',
+        `storage holds a snapshot at index ${recovered.snapshot.index} but no stateMachine was given to restore it`,
+      );
+    }
     const node = new RaftNode(options, core, storage, random);
+    if (recovered.snapshot !== undefined) node.#restoreOnStart();
     node.#start();
     return node;
   }
@@ -366,8 +457,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#scheduleDrive();
   }
 
-  status(): RaftStatus {
-    return this.#core.status();
+  status(): RaftNodeStatus {
+    return {
+      ...this.#core.status(),
+      snapshotIndex: this.#lastSnapshotIndex,
+      snapshotTransfers: [...this.#sender.transfers, ...this.#receiver.transfers],
+    };
   }
 
   /** The underlying core, for invariant checkers and diagnostics. Do not mutate it. */
@@ -387,6 +482,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (this.#tickTimer !== null) this.#clock.clearTimeout(this.#tickTimer);
     this.#failAllPending(raftError(RaftErrorCode.Stopped, 'node stopped'));
     this.#admin.close();
+    this.#sender.close();
+    this.#receiver.close();
     await this.#transport.close();
     await this.#storage.close();
   }
@@ -506,6 +603,19 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.#admin.receive(from, message);
       return;
     }
+    if (m.type === 'snapshot-response') {
+      const r = message as Partial<SnapshotResponse>;
+      if (
+        typeof r.index === 'number' &&
+        typeof r.seq === 'number' &&
+        typeof r.nextOffset === 'number' &&
+        typeof r.accepted === 'boolean' &&
+        typeof r.complete === 'boolean'
+      ) {
+        this.#sender.onResponse(from, r as SnapshotResponse);
+      }
+      return;
+    }
     if (!isRaftMessage(message)) {
       this.#logger.warn(
         { from, type: m.type, code: 'SKEIN_BAD_MESSAGE' },
@@ -529,7 +639,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   /** Process Ready batches until there is nothing left or a storage write is in flight. */
   #drive(): void {
     this.#proposeBatch();
-    while (!this.#persisting && !this.#stopped && this.#core.hasReady()) {
+    while (!this.#persisting && !this.#stopped && !this.#restoring && this.#core.hasReady()) {
       const ready = this.#core.ready();
       this.#sendAll(ready.messagesNow);
       let written: void | Promise<void>;
@@ -579,6 +689,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     for (const entry of ready.committedEntries) this.#apply(entry);
     this.#core.advance(ready);
     for (const rs of ready.readStates) this.#onReadState(rs.requestId, rs.index);
+    for (const peer of ready.snapshotsToSend) void this.#sender.start(peer);
+    for (const chunk of ready.snapshotChunks) this.#receiver.onChunk(chunk);
+    this.#maybeSnapshot();
     this.#releaseReads();
     this.#emitChanges();
     this.#checkWaiters();
@@ -598,6 +711,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       );
       return;
     }
+    if (entry.data instanceof Uint8Array) this.#bytesSinceSnapshot += entry.data.byteLength;
     // A proposal forwarded twice (a duplicated message) commits twice; apply it once.
     if (!this.#recentRequests.add(command.requestId)) return;
     const applied: AppliedCommand = {
@@ -633,6 +747,90 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       const what = `processor "${command.action}" threw at index ${command.index}`;
       return { result: undefined, failure: raftError(RaftErrorCode.ProcessorFailed, what, { cause: error }) };
     }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Snapshots
+  // ---------------------------------------------------------------------------------------------
+
+  /** Take a snapshot when enough has been applied since the last one, then compact behind it. */
+  #maybeSnapshot(): void {
+    const sm = this.#stateMachine;
+    if (sm === undefined || this.#snapshotting || this.#restoring) return;
+    const applied = this.#core.log.appliedIndex;
+    const due =
+      applied - this.#lastSnapshotIndex >= this.#snapshotEveryEntries ||
+      this.#bytesSinceSnapshot >= this.#snapshotEveryBytes;
+    if (!due || applied <= this.#lastSnapshotIndex) return;
+    const data = sm.snapshot(); // point-in-time capture, right after applying `applied`
+    const meta: SnapshotMeta = {
+      index: applied,
+      term: this.#core.log.term(applied)!,
+      config: this.#core.configAt(applied),
+      clusterId: this.#core.clusterId,
+      sizeBytes: data instanceof Uint8Array ? data.byteLength : -1,
+    };
+    this.#snapshotting = true;
+    this.#bytesSinceSnapshot = 0;
+    const started = this.#clock.now();
+    this.#storage
+      .saveSnapshot(meta, asChunks(data))
+      .then(async () => {
+        this.#lastSnapshotIndex = Math.max(this.#lastSnapshotIndex, applied);
+        const compactTo = applied - this.#keepEntriesAfterSnapshot;
+        this.#core.compact(compactTo);
+        if (compactTo > 0) await this.#storage.compact(compactTo);
+        this.#logger.info({ index: applied, ms: Math.round(this.#clock.now() - started) }, 'snapshot taken');
+      })
+      .catch((error: unknown) => {
+        this.#logger.error({ err: error, index: applied }, 'snapshot failed; the log is kept');
+      })
+      .finally(() => {
+        this.#snapshotting = false;
+      });
+  }
+
+  /** A snapshot from the leader is durable: load it into the state machine and the core. */
+  async #installSnapshot(meta: SnapshotMeta, from: NodeId): Promise<void> {
+    const sm = this.#stateMachine;
+    if (sm === undefined)
+      throw new SkeinError('SKEIN_INVALID_CONFIG', 'received a snapshot but no stateMachine is configured');
+    this.#restoring = true;
+    try {
+      if (meta.index <= this.#core.log.commitIndex) return; // overtaken; never roll the state back
+      const reader = await this.#storage.openSnapshot();
+      if (reader?.meta.index !== meta.index)
+        throw new Error(`stored snapshot is not the one received (${meta.index})`);
+      await sm.restore(reader.chunks(this.#snapshotChunkBytes));
+      this.#core.installSnapshot(meta, from);
+      this.#lastSnapshotIndex = meta.index;
+      this.#bytesSinceSnapshot = 0;
+      this.#recentRequests.clear();
+      await this.#storage.compact(meta.index);
+    } finally {
+      this.#restoring = false;
+      this.#scheduleDrive();
+    }
+  }
+
+  /** Restart: rebuild the state machine from the durable snapshot before applying anything. */
+  #restoreOnStart(): void {
+    const sm = this.#stateMachine!;
+    this.#restoring = true;
+    this.#storage
+      .openSnapshot()
+      .then(async (reader) => {
+        if (reader !== null) await sm.restore(reader.chunks(this.#snapshotChunkBytes));
+      })
+      .then(
+        () => {
+          this.#restoring = false;
+          this.#scheduleDrive();
+        },
+        (error: unknown) => {
+          this.#fatal(error);
+        },
+      );
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -796,6 +994,21 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 }
 
+/** Normalize what a state machine's snapshot() returned into an async stream of chunks. */
+async function* asChunks(
+  data: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+): AsyncIterable<Uint8Array> {
+  if (data instanceof Uint8Array) {
+    yield data;
+    return;
+  }
+  if (Symbol.asyncIterator in data) {
+    yield* data;
+    return;
+  }
+  yield* data;
+}
+
 /** A copy of `record` without the keys in `ids`. */
 function without(record: Readonly<Record<NodeId, string>>, ids: readonly NodeId[]): Record<NodeId, string> {
   return Object.fromEntries(Object.entries(record).filter(([id]) => !ids.includes(id)));
@@ -814,6 +1027,7 @@ const raftTypes = new Set([
   'propose',
   'read-index',
   'read-index-response',
+  'snapshot',
 ]);
 
 /** Shape check at the network boundary: a peer's bug must not crash us. */
@@ -823,6 +1037,18 @@ function isRaftMessage(m: unknown): m is RaftMessage {
   if (typeof r['type'] !== 'string' || !raftTypes.has(r['type'])) return false;
   if (typeof r['to'] !== 'string' || typeof r['term'] !== 'number' || typeof r['clusterId'] !== 'string') {
     return false;
+  }
+  if (r['type'] === 'snapshot') {
+    const meta = r['meta'] as Record<string, unknown> | null | undefined;
+    return (
+      typeof meta === 'object' &&
+      meta !== null &&
+      typeof meta['index'] === 'number' &&
+      typeof meta['term'] === 'number' &&
+      typeof r['offset'] === 'number' &&
+      r['data'] instanceof Uint8Array &&
+      typeof r['done'] === 'boolean'
+    );
   }
   if (r['type'] === 'append') {
     return (

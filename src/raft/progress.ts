@@ -6,7 +6,7 @@
  * - replicate: the follower is matching; stream appends without waiting (pipelining), bounded by
  *   `maxInflightMsgs` messages and `maxInflightBytes` bytes not yet acknowledged.
  */
-export const ProgressState = { Probe: 'probe', Replicate: 'replicate' } as const;
+export const ProgressState = { Probe: 'probe', Replicate: 'replicate', Snapshot: 'snapshot' } as const;
 export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
 
 export class Progress {
@@ -17,6 +17,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the leader last checked quorum (check-quorum). */
   recentActive = false;
+  /** In snapshot state: the index of the snapshot being sent; appends wait until it lands. */
+  pendingSnapshot = 0;
   /** Last index of each append in flight, oldest first, with its size. */
   readonly #inflightLast: number[] = [];
   readonly #inflightBytes: number[] = [];
@@ -31,6 +33,7 @@ export class Progress {
   }
 
   isPaused(maxInflightMsgs: number, maxInflightBytes: number): boolean {
+    if (this.state === ProgressState.Snapshot) return true;
     if (this.state === ProgressState.Probe) return this.probeSent;
     return this.#inflightLast.length >= maxInflightMsgs || this.#inflightBytesTotal >= maxInflightBytes;
   }
@@ -40,6 +43,22 @@ export class Progress {
     this.next = this.match + 1;
     this.probeSent = false;
     this.#clearInflights();
+  }
+
+  /** The follower needs entries we compacted: send it the snapshot at `index` instead. */
+  becomeSnapshot(index: number): void {
+    this.state = ProgressState.Snapshot;
+    this.pendingSnapshot = index;
+    this.probeSent = false;
+    this.#clearInflights();
+  }
+
+  /** The snapshot transfer ended; probe from after it (on success) or from the match (on failure). */
+  snapshotDone(succeeded: boolean): void {
+    const next = succeeded ? Math.max(this.match, this.pendingSnapshot) + 1 : this.match + 1;
+    this.becomeProbe();
+    this.next = next;
+    this.pendingSnapshot = 0;
   }
 
   becomeReplicate(): void {

@@ -1,6 +1,7 @@
 import { assert } from '../core/errors.ts';
 import type { Random } from '../core/random.ts';
 import type { SkeinError } from '../core/errors.ts';
+import type { SnapshotMeta } from '../storage/types.ts';
 import { RaftErrorCode, raftError } from './errors.ts';
 import { RaftLog } from './log.ts';
 import { Progress, ProgressState } from './progress.ts';
@@ -30,6 +31,7 @@ import {
   type NodeId,
   type RaftMessage,
   type ReadState,
+  type SnapshotChunk,
   type VoteRequest,
   type VoteResponse,
 } from './types.ts';
@@ -53,6 +55,10 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   /** Linearizable reads that may run once applied ≥ index (index -1: the read failed). */
   readonly readStates: readonly ReadState[];
+  /** Followers that need the current snapshot (leader): stream it, then call `reportSnapshot`. */
+  readonly snapshotsToSend: readonly NodeId[];
+  /** Snapshot chunks received from the leader (follower): store them; install when complete. */
+  readonly snapshotChunks: readonly SnapshotChunk[];
 }
 
 /** Observable state, for status() and events. */
@@ -80,7 +86,7 @@ export type ProposeResult =
 export interface RaftInitialState {
   readonly hardState?: HardState;
   readonly entries?: readonly Entry[];
-  readonly snapshot?: { readonly index: number; readonly term: number; readonly config: ClusterConfig };
+  readonly snapshot?: SnapshotMeta;
 }
 
 /**
@@ -137,6 +143,10 @@ export class RaftCore {
   #messagesNow: RaftMessage[] = [];
   #messagesAfterPersist: RaftMessage[] = [];
   #readStates: ReadState[] = [];
+  #snapshotsToSend: NodeId[] = [];
+  #snapshotChunks: SnapshotChunk[] = [];
+  /** Configurations by the index that committed them, so a snapshot records the one in force. */
+  #configHistory: { index: number; config: ClusterConfig }[] = [];
   #persistedHardState: HardState;
   #resetPending = false;
 
@@ -147,10 +157,11 @@ export class RaftCore {
     const snap = initial.snapshot;
     this.log = new RaftLog(initial.entries ?? [], snap?.index ?? 0, snap?.term ?? 0);
     this.#config = snap?.config ?? emptyConfig;
+    this.#configHistory = [{ index: snap?.index ?? 0, config: this.#config }];
     const hs = initial.hardState ?? { term: 0, vote: null, commit: 0, clusterId: '' };
     this.#term = hs.term;
     this.#vote = hs.vote;
-    this.#clusterId = hs.clusterId;
+    this.#clusterId = hs.clusterId !== '' ? hs.clusterId : (snap?.clusterId ?? '');
     this.#persistedHardState = hs;
     // Rebuild the configuration by replaying committed config entries (config applies at commit).
     this.#commitTo(Math.min(hs.commit, this.log.lastIndex));
@@ -245,12 +256,18 @@ export class RaftCore {
       case 'read-index-response':
         this.#readStates.push({ requestId: m.requestId, index: m.index });
         return;
+      case 'snapshot':
+        this.#electionElapsed = 0;
+        this.#leaderId = m.from;
+        if (this.#role !== Role.Follower) this.#becomeFollower(m.term, m.from);
+        this.#snapshotChunks.push(m);
+        return;
     }
   }
 
   /** A node in no cluster with an empty log joins the cluster of the first leader that feeds it. */
   #adoptCluster(m: RaftMessage): boolean {
-    const fromLeader = m.type === 'append' || m.type === 'heartbeat';
+    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot';
     if (this.#clusterId !== '' || !fromLeader || this.log.lastIndex !== 0 || m.clusterId === '') {
       return false;
     }
@@ -270,7 +287,8 @@ export class RaftCore {
       return true;
     }
     if (m.type === 'pre-vote-response' && m.granted) return true; // its term is our future term
-    const fromLeader = m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now';
+    const fromLeader =
+      m.type === 'append' || m.type === 'heartbeat' || m.type === 'timeout-now' || m.type === 'snapshot';
     this.#becomeFollower(m.term, fromLeader ? m.from : null);
     return true;
   }
@@ -404,6 +422,10 @@ export class RaftCore {
   #becomeLeader(): void {
     this.#role = Role.Leader;
     this.#leaderId = this.id;
+    this.#leavingAtIndex = 0;
+    this.#departing.clear();
+    this.#reportedCommit.clear();
+    this.#ackedHeartbeatTick.clear();
     this.#electionElapsed = 0;
     this.#heartbeatElapsed = 0;
     this.#leadTransferee = null;
@@ -470,7 +492,12 @@ export class RaftCore {
       if (pr.isPaused(maxInflightMsgs, maxInflightBytes)) return;
       const prevIndex = pr.next - 1;
       const prevTerm = this.log.term(prevIndex);
-      assert(prevTerm !== undefined, `entry ${prevIndex} is compacted; snapshots are not implemented yet`);
+      if (prevTerm === undefined) {
+        // The follower needs entries we compacted: it gets the snapshot (streamed by the driver).
+        pr.becomeSnapshot(this.log.snapshotIndex);
+        this.#snapshotsToSend.push(to);
+        return;
+      }
       const entries = this.log.slice(pr.next, this.log.lastIndex, maxMsgBytes, entrySizeBytes);
       let bytes = 0;
       for (const e of entries) bytes += entrySizeBytes(e);
@@ -542,6 +569,7 @@ export class RaftCore {
     }
     const wasPaused = pr.isPaused(this.#opts.maxInflightMsgs, this.#opts.maxInflightBytes);
     if (pr.maybeUpdate(m.index)) {
+      if (pr.state === ProgressState.Snapshot && pr.match >= pr.pendingSnapshot) pr.snapshotDone(true);
       if (pr.state === ProgressState.Probe) pr.becomeReplicate();
       this.#maybeCommit();
       if (m.from === this.#leadTransferee && pr.match === this.log.lastIndex) {
@@ -583,13 +611,14 @@ export class RaftCore {
     for (let i = this.log.commitIndex + 1; i <= index; i++) {
       const e = this.log.entry(i);
       this.log.commitIndex = i;
-      if (e?.kind === EntryKind.Config) this.#applyConfig(e.data as ConfigChange);
+      if (e?.kind === EntryKind.Config) this.#applyConfig(e.data as ConfigChange, i);
     }
   }
 
-  #applyConfig(change: ConfigChange): void {
+  #applyConfig(change: ConfigChange, index: number): void {
     const next = applyConfigChange(this.#config, change);
     if (next === null) return; // e.g. a duplicate leave-joint: nothing to do
+    this.#configHistory.push({ index, config: next.config });
     // A node catching up replays configurations from before it joined: only a change that
     // removes a current member means "you were removed".
     const wasMember = isMember(this.#config, this.id);
@@ -855,6 +884,7 @@ export class RaftCore {
     this.#term = 0;
     this.#vote = null;
     this.#config = emptyConfig;
+    this.#configHistory = [{ index: 0, config: emptyConfig }];
     this.#clusterId = '';
     this.#pendingConfigIndex = 0;
     this.#becomeFollower(0, null);
@@ -876,6 +906,62 @@ export class RaftCore {
     const parts: string[] = [];
     for (let i = 0; i < 4; i++) parts.push(this.#random.nextUint32().toString(16).padStart(8, '0'));
     return parts.join('');
+  }
+
+  /** The configuration in force at `index` (for snapshot metadata). */
+  configAt(index: number): ClusterConfig {
+    let config = this.#configHistory[0]?.config ?? emptyConfig;
+    for (const h of this.#configHistory) {
+      if (h.index > index) break;
+      config = h.config;
+    }
+    return config;
+  }
+
+  /**
+   * A durable snapshot covers the log up to `snapshotIndex`: drop applied entries up to
+   * `compactIndex` (≤ snapshotIndex; keeping a tail lets slightly-behind followers catch up from
+   * the log instead of a whole snapshot).
+   */
+  compact(compactIndex: number): void {
+    const index = Math.min(compactIndex, this.log.appliedIndex);
+    if (index <= this.log.snapshotIndex) return;
+    this.log.compactTo(index);
+    // Keep only the configuration history that a future snapshot could still need.
+    let keepFrom = 0;
+    for (let i = 0; i < this.#configHistory.length; i++)
+      if (this.#configHistory[i]!.index <= index) keepFrom = i;
+    this.#configHistory = this.#configHistory.slice(keepFrom);
+  }
+
+  /**
+   * The leader's snapshot was received, made durable and restored into the state machine:
+   * adopt it as the log's new base. Returns false for a snapshot older than what we have.
+   */
+  installSnapshot(meta: SnapshotMeta, from: NodeId): boolean {
+    if (meta.index <= this.log.commitIndex) return false;
+    this.log.restoreSnapshot(meta.index, meta.term);
+    this.#config = meta.config;
+    this.#configHistory = [{ index: meta.index, config: meta.config }];
+    if (this.#clusterId === '') this.#clusterId = meta.clusterId;
+    this.#pendingConfigIndex = Math.max(this.#pendingConfigIndex, meta.index);
+    this.#send({
+      type: 'append-response',
+      to: from,
+      success: true,
+      index: this.log.lastIndex,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+    return true;
+  }
+
+  /** The driver finished (or gave up) streaming a snapshot to `to`. */
+  reportSnapshot(to: NodeId, succeeded: boolean): void {
+    const pr = this.#progress.get(to);
+    if (pr?.state !== ProgressState.Snapshot) return;
+    pr.snapshotDone(succeeded);
+    if (this.#role === Role.Leader) this.#sendAppend(to);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -938,6 +1024,8 @@ export class RaftCore {
       this.#messagesNow.length > 0 ||
       this.#messagesAfterPersist.length > 0 ||
       this.#readStates.length > 0 ||
+      this.#snapshotsToSend.length > 0 ||
+      this.#snapshotChunks.length > 0 ||
       this.log.stableIndex < this.log.lastIndex ||
       this.log.truncatedFrom !== null ||
       this.#hardStateChanged() ||
@@ -966,7 +1054,11 @@ export class RaftCore {
       messagesAfterPersist: this.#messagesAfterPersist,
       committedEntries: this.log.entriesToApply(this.#opts.maxApplyEntries),
       readStates: this.#readStates,
+      snapshotsToSend: this.#snapshotsToSend,
+      snapshotChunks: this.#snapshotChunks,
     };
+    this.#snapshotsToSend = [];
+    this.#snapshotChunks = [];
     this.#messagesNow = [];
     this.#messagesAfterPersist = [];
     this.#readStates = [];

@@ -1,4 +1,5 @@
 import type { NodeId } from '../transport/types.ts';
+import type { SnapshotMeta } from '../storage/types.ts';
 
 export type { NodeId };
 
@@ -80,7 +81,8 @@ export type RaftMessage =
   | TimeoutNow
   | ForwardedProposal
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | SnapshotChunk;
 
 interface Envelope {
   readonly from: NodeId;
@@ -161,6 +163,21 @@ export interface ReadIndexResponse extends Envelope {
   readonly requestId: number;
   /** The commit index the read must wait for, or -1 if the leader could not serve it. */
   readonly index: number;
+}
+
+/**
+ * One chunk of an InstallSnapshot transfer from the leader. Chunks go out in order with a bounded
+ * window; the receiver acknowledges the next offset it expects, which also resumes a transfer.
+ * `done` marks the end (it may carry an empty `data`).
+ */
+export interface SnapshotChunk extends Envelope {
+  readonly type: 'snapshot';
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly data: Uint8Array;
+  readonly done: boolean;
+  /** Sender's sequence number, echoed in the response (stale answers are told apart by it). */
+  readonly seq: number;
 }
 
 /** A linearizable read that may proceed once the node has applied up to `index`. */

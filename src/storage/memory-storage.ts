@@ -50,7 +50,8 @@ export class MemoryStorage implements RaftStorage {
   async saveSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const parts: Uint8Array[] = [];
     for await (const chunk of chunks) parts.push(chunk);
-    this.snapshot = { meta, data: Buffer.concat(parts) };
+    const data = Buffer.concat(parts);
+    this.snapshot = { meta: { ...meta, sizeBytes: data.byteLength }, data };
   }
 
   openSnapshot(): Promise<SnapshotReader | null> {

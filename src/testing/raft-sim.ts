@@ -1,6 +1,13 @@
 import { VirtualClock } from '../core/clock.ts';
 import { Random } from '../core/random.ts';
-import { RaftNode, type AppliedCommand, type Processor, type RaftNodeOptions } from '../raft/node.ts';
+import { decode, encode } from '../core/codec.ts';
+import {
+  RaftNode,
+  type AppliedCommand,
+  type Processor,
+  type RaftNodeOptions,
+  type SnapshotStateMachine,
+} from '../raft/node.ts';
 import type { RaftCore } from '../raft/raft.ts';
 import type { NodeId } from '../raft/types.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
@@ -18,6 +25,11 @@ export interface RaftSimulationOptions {
    * rebuilds its state machine by re-applying the log, so return fresh state here.
    */
   readonly processors?: (id: NodeId) => Readonly<Record<string, Processor>>;
+  /**
+   * Alternatively, a whole state machine per node: processors plus snapshot/restore (which turns
+   * on snapshots and log compaction). Default: {@link kvMachine}.
+   */
+  readonly machine?: (id: NodeId) => SimMachine;
   /** Extra RaftNode options (timing, limits). Default tick 10 ms, election 10 ticks. */
   readonly nodeOptions?: Partial<Omit<RaftNodeOptions, 'id' | 'address' | 'transport' | 'storage' | 'clock'>>;
   /** Check invariants after every event (default true). */
@@ -26,10 +38,50 @@ export interface RaftSimulationOptions {
   readonly storage?: (id: NodeId) => RaftStorage;
 }
 
+/** A state machine for a simulated node: processors, optional snapshots, and its state to inspect. */
+export interface SimMachine {
+  readonly processors: Readonly<Record<string, Processor>>;
+  readonly stateMachine?: SnapshotStateMachine;
+  readonly state?: unknown;
+}
+
+/**
+ * The default simulated state machine: a key-value map (set/get) that also remembers every value
+ * it applied, with snapshot and restore.
+ */
+export function kvMachine(): SimMachine & { state: { data: Map<string, unknown>; history: unknown[] } } {
+  const state = { data: new Map<string, unknown>(), history: [] as unknown[] };
+  return {
+    state,
+    processors: {
+      set: (p) => {
+        const { key, value } = p as { key: string; value: unknown };
+        state.data.set(key, value);
+        state.history.push(value);
+        return value;
+      },
+      get: (p) => state.data.get((p as { key: string }).key),
+    },
+    stateMachine: {
+      snapshot: () => encode({ data: [...state.data], history: state.history }),
+      async restore(chunks) {
+        const parts: Uint8Array[] = [];
+        for await (const c of chunks) parts.push(c);
+        const decoded = decode(Buffer.concat(parts)) as { data: [string, unknown][]; history: unknown[] };
+        state.data = new Map(decoded.data);
+        state.history = decoded.history;
+      },
+    },
+  };
+}
+
 interface SimNode {
   readonly id: NodeId;
   readonly storage: RaftStorage;
   node: RaftNode | null;
+  machine: SimMachine | null;
+  /** The initial cluster it was started with: a restart passes it again, as a process would. */
+  readonly peers: Readonly<Record<NodeId, string>> | undefined;
   /** Commands applied by the current incarnation, in order (including ones whose processor threw). */
   applied: AppliedCommand[];
 }
@@ -86,13 +138,17 @@ export class RaftSimulation {
   addNode(id: NodeId, peers?: Readonly<Record<NodeId, string>>): RaftNode {
     if (this.#nodes.has(id)) throw new Error(`node ${id} already exists`);
     const storage = this.#options.storage?.(id) ?? new MemoryStorage();
-    const sim: SimNode = { id, storage, node: null, applied: [] };
+    const sim: SimNode = { id, storage, node: null, machine: null, applied: [], peers };
     this.#nodes.set(id, sim);
-    return this.#start(sim, peers);
+    return this.#start(sim);
   }
 
-  #start(sim: SimNode, peers?: Readonly<Record<NodeId, string>>): RaftNode {
-    const processors = this.#options.processors?.(sim.id) ?? defaultProcessors();
+  #start(sim: SimNode): RaftNode {
+    const peers = sim.peers;
+    const custom = this.#options.processors?.(sim.id);
+    const machine: SimMachine =
+      custom !== undefined ? { processors: custom } : (this.#options.machine?.(sim.id) ?? kvMachine());
+    sim.machine = machine;
     const node = RaftNode.createSync({
       tickIntervalMs: 10,
       requestTimeoutMs: 2_000,
@@ -100,7 +156,8 @@ export class RaftSimulation {
       id: sim.id,
       address: addressOf(sim.id),
       ...(peers === undefined ? {} : { peers }),
-      processors,
+      processors: machine.processors,
+      ...(machine.stateMachine === undefined ? {} : { stateMachine: machine.stateMachine }),
       transport: this.network.transport(sim.id),
       storage: sim.storage,
       clock: this.clock,
@@ -154,6 +211,13 @@ export class RaftSimulation {
   /** The running node `id`, if up. */
   node(id: NodeId): RaftNode | undefined {
     return this.#nodes.get(id)?.node ?? undefined;
+  }
+
+  /** The state machine of the current incarnation of `id` (its `state` for inspection). */
+  machine(id: NodeId): SimMachine {
+    const machine = this.#get(id).machine;
+    if (machine === null) throw new Error(`node ${id} has not started`);
+    return machine;
   }
 
   /** Commands the current incarnation of `id` applied, in order. */

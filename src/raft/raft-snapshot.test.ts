@@ -1,0 +1,108 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RaftSimulation, addressOf, kvMachine } from '../testing/raft-sim.ts';
+
+type Kv = ReturnType<typeof kvMachine>['state'];
+
+function snapshotSim(seed: number, lossRate = 0): RaftSimulation {
+  return new RaftSimulation({
+    seed,
+    faults: { lossRate },
+    nodeOptions: {
+      snapshotEveryEntries: 50,
+      keepEntriesAfterSnapshot: 10,
+      // Tiny chunks and a small window: every transfer takes many round trips.
+      snapshotChunkBytes: 64,
+      maxSnapshotChunksInFlight: 2,
+    },
+  });
+}
+
+function stateOf(sim: RaftSimulation, id: string): Kv {
+  return sim.machine(id).state as Kv;
+}
+
+async function writeMany(sim: RaftSimulation, count: number, from = 0): Promise<void> {
+  for (let i = from; i < from + count; i++) {
+    const leader = sim.leader();
+    assert.ok(leader !== undefined, 'a leader');
+    await sim.settle(leader.enqueue('set', { key: `k${i % 7}`, value: i }));
+  }
+}
+
+describe('snapshots and log compaction (§7)', () => {
+  test('the log is compacted behind periodic snapshots', async () => {
+    const sim = snapshotSim(71);
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    await writeMany(sim, 200);
+    await sim.runFor(500);
+    for (const node of sim.liveNodes()) {
+      const s = node.status();
+      assert.ok(s.snapshotIndex >= 150, `${node.id} snapshot at ${s.snapshotIndex}`);
+      assert.ok(
+        node.core.log.snapshotIndex > 100,
+        `${node.id} log compacted to ${node.core.log.snapshotIndex}`,
+      );
+      assert.ok(node.core.log.lastIndex - node.core.log.snapshotIndex < 100);
+    }
+  });
+
+  test('a new member catches up from a snapshot streamed in chunks, under message loss', async () => {
+    const sim = snapshotSim(72, 0.1);
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    await writeMany(sim, 150);
+    const leader = sim.leader()!;
+    assert.ok(leader.core.log.snapshotIndex > 1, 'the leader compacted its log');
+    sim.addNode('d');
+    await sim.settle(leader.attachNodes({ d: addressOf('d') }), 60_000);
+    await writeMany(sim, 5, 150);
+    await sim.runFor(1_000);
+    assert.deepEqual([...stateOf(sim, 'd').data].sort(), [...stateOf(sim, leader.id).data].sort());
+    assert.deepEqual(stateOf(sim, 'd').history, stateOf(sim, leader.id).history);
+    assert.ok(sim.node('d')!.status().snapshotIndex > 0, 'd installed a snapshot');
+  });
+
+  test('a follower partitioned while the others compacted catches up by snapshot', async () => {
+    const sim = snapshotSim(73);
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    const lagging = sim.ids.find((id) => id !== sim.leader()!.id)!;
+    sim.network.partition(
+      [lagging],
+      sim.ids.filter((id) => id !== lagging),
+    );
+    await writeMany(sim, 120);
+    sim.network.heal();
+    const leader = sim.leader()!;
+    assert.ok(
+      await sim.runUntil(
+        () => sim.node(lagging)!.status().appliedIndex >= leader.status().commitIndex,
+        20_000,
+      ),
+    );
+    assert.deepEqual(stateOf(sim, lagging).history, stateOf(sim, leader.id).history);
+  });
+
+  test('a restarted node rebuilds its state machine from snapshot + log', async () => {
+    const sim = snapshotSim(74);
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    await writeMany(sim, 130);
+    await sim.runFor(300);
+    const victim = sim.ids.find((id) => id !== sim.leader()!.id)!;
+    sim.crash(victim);
+    await writeMany(sim, 20, 130);
+    sim.restart(victim);
+    const leader = sim.leader()!;
+    assert.ok(
+      await sim.runUntil(
+        () => sim.node(victim)!.status().appliedIndex >= leader.status().commitIndex,
+        10_000,
+      ),
+    );
+    assert.deepEqual(stateOf(sim, victim).history, stateOf(sim, leader.id).history);
+    assert.equal(stateOf(sim, victim).history.length, 150);
+  });
+});
