@@ -20,7 +20,8 @@
  *                         [--cpu-prof] [--cpu-prof-dir dir]   (tcp: profile the member processes;
  *                         for the in-process mode run node itself with --cpu-prof)
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../src/cli/process-cluster.ts';
 import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
@@ -38,7 +39,7 @@ const { values } = parseArgs({
     'payload-bytes': { type: 'string', default: '256' },
     delivery: { type: 'string', default: 'immediate' },
     'cpu-prof': { type: 'boolean', default: false },
-    'cpu-prof-dir': { type: 'string', default: 'raft-bench-profiles' },
+    'cpu-prof-dir': { type: 'string', default: join(tmpdir(), 'skein-raft-profiles') },
   },
 });
 
