@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { KvStateMachine } from '../src/cli/kv-state-machine.ts';
 import { parseRaftNodeFlags, type RaftNodeFlags } from '../src/cli/raft-flags.ts';
 import { SkeinError } from '../src/core/errors.ts';
@@ -81,6 +82,25 @@ test('the kv state machine: set/get/cas/del, bounded, validated, with an order-s
   };
   assert.equal(inOrder(['k1', 'k2']), inOrder(['k1', 'k2']));
   assert.notEqual(inOrder(['k1', 'k2']), inOrder(['k2', 'k1']), 'another order gives another digest');
+});
+
+test('a kv snapshot restores the map, the applied count and the digest', async () => {
+  const source = new KvStateMachine();
+  const procs = source.processors();
+  procs['set']!({ key: 'a', value: 1 });
+  procs['set']!({ key: 'b', value: new Uint8Array([1, 2, 3]) });
+  const bytes = source.snapshot();
+  procs['set']!({ key: 'c', value: 'after the snapshot' });
+  const copy = new KvStateMachine();
+  copy.processors()['set']!({ key: 'stale', value: true });
+  await copy.restore(Readable.from([bytes.subarray(0, 5), bytes.subarray(5)]));
+  assert.equal(copy.get('a'), 1);
+  assert.deepEqual([...(copy.get('b') as Uint8Array)], [1, 2, 3]);
+  assert.equal(copy.get('stale'), null);
+  assert.equal(copy.get('c'), null);
+  assert.equal(copy.summary().applied, 2);
+  copy.processors()['set']!({ key: 'c', value: 'after the snapshot' });
+  assert.deepEqual(copy.summary(), source.summary(), 'same history, same digest');
 });
 
 function runCli(

@@ -1,5 +1,6 @@
+import { decode, encode } from '../core/codec.ts';
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
-import type { Processor } from '../raft/node.ts';
+import type { Processor, SnapshotStateMachine } from '../raft/node.ts';
 
 /** Bounds of the built-in key-value state machine. */
 export interface KvLimits {
@@ -33,7 +34,7 @@ export interface KvSummary {
  * Processors must be deterministic: every member applies the same commands in the same order
  * and must reach the same state, errors included.
  */
-export class KvStateMachine {
+export class KvStateMachine implements SnapshotStateMachine {
   readonly #data = new Map<string, unknown>();
   readonly #limits: KvLimits;
   #applied = 0;
@@ -77,6 +78,29 @@ export class KvStateMachine {
   /** Read a key directly (call inside `RaftNode.read` for a linearizable read). */
   get(key: string): unknown {
     return this.#data.get(key) ?? null;
+  }
+
+  /** The whole state (map, applied count, digest) as one msgpack value, taken now. */
+  snapshot(): Uint8Array {
+    return encode([this.#applied, this.#digest, [...this.#data]]);
+  }
+
+  /** Replace the state with a snapshot taken by {@link snapshot} (on this or another member). */
+  async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of chunks) parts.push(chunk);
+    const value = decode(Buffer.concat(parts));
+    if (!Array.isArray(value) || value.length !== 3 || !Array.isArray(value[2])) {
+      throw new SkeinError(
+        CoreErrorCode.DecodeFailed,
+        'not a key-value snapshot: [applied, digest, entries]',
+      );
+    }
+    const [applied, digest, entries] = value as [number, number, [string, unknown][]];
+    this.#data.clear();
+    for (const [key, v] of entries) this.#data.set(key, v);
+    this.#applied = applied;
+    this.#digest = digest;
   }
 
   summary(): KvSummary {

@@ -41,6 +41,8 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
       address: peers[config.id] ?? address,
       ...(detached ? {} : { peers }),
       processors: kv.processors(),
+      // Snapshots let the log be compacted and new members catch up from a copy of the map.
+      stateMachine: kv,
       transport,
       tickIntervalMs: config.tickIntervalMs,
       electionTicks: config.electionTicks,
