@@ -12,9 +12,7 @@
 import assert from 'node:assert/strict';
 import { hasCode } from 'skein/core';
 import { RaftErrorCode, type Processor } from 'skein/raft';
-import { Random, seedsFromEnv } from 'skein/testing';
-// RaftSimulation is not re-exported from skein/testing yet; import it from the source meanwhile.
-import { RaftSimulation } from '../src/testing/raft-sim.ts';
+import { RaftSimulation, Random, seedsFromEnv } from 'skein/testing';
 
 setTimeout(() => {
   console.error('raft-simulation: did not finish within 10 s');
