@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { Random } from '../core/random.ts';
 import type { RaftNode } from '../raft/node.ts';
-import { RaftSimulation, addressOf } from './raft-sim.ts';
+import { hasCode } from '../core/errors.ts';
+import { HistoryRecorder } from './history.ts';
+import { checkLinearizable } from './linearizability.ts';
+import { kvModel, type KvInput, type KvOutput } from './models/kv.ts';
+import { RaftSimulation, addressOf, type kvMachine } from './raft-sim.ts';
 
 /**
  * One random fault schedule for a Raft cluster of 3, 5 or 7 nodes: crashes and restarts,
@@ -11,6 +15,8 @@ import { RaftSimulation, addressOf } from './raft-sim.ts';
  * invariants after every event; at the end the network heals and every write acknowledged by the
  * surviving cluster must be in its log. Deterministic in `seed`; throws on any violation.
  */
+type Kv = ReturnType<typeof kvMachine>['state'];
+
 interface Ack {
   readonly clusterId: string;
   readonly value: number;
@@ -45,6 +51,12 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
   const crashed = new Set<string>();
   const gone = new Set<string>(); // crashed for good (after a disaster)
   const acks: Ack[] = [];
+  const history = new HistoryRecorder<KvInput, KvOutput>(sim.clock);
+  /** A timeout or a stop may or may not have taken effect; any other rejection did not. */
+  const record = (id: number, e: unknown): void => {
+    if (hasCode(e, 'SKEIN_TIMEOUT') || hasCode(e, 'SKEIN_STOPPED')) history.timeout(id);
+    else history.fail(id);
+  };
   let nextValue = 1;
   let nextNodeId = size + 1;
   let soloDone = false;
@@ -59,10 +71,46 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
     if (roll < 40 && nodes.length > 0) {
       for (let k = 0; k < 1 + rng.int(4); k++) {
         const node = rng.pick(nodes);
-        const value = nextValue++;
-        node.enqueue('set', { key: `k${value % 5}`, value }).then(() => {
-          acks.push({ clusterId: node.core.clusterId, value });
-        }, ignore);
+        const key = `k${rng.int(5)}`;
+        const op = rng.int(10);
+        if (op < 5) {
+          const value = nextValue++;
+          const id = history.invoke(node.id, { op: 'put', key, value });
+          node.enqueue('set', { key, value }).then(
+            () => {
+              acks.push({ clusterId: node.core.clusterId, value });
+              history.ok(id, null);
+            },
+            (e: unknown) => {
+              record(id, e);
+            },
+          );
+        } else if (op < 7) {
+          const value = nextValue++;
+          const expected = rng.chance(0.5) ? null : rng.int(nextValue);
+          const id = history.invoke(node.id, { op: 'cas', key, expected, value });
+          node.enqueue('cas', { key, expected, value }).then(
+            (swapped) => {
+              history.ok(id, swapped as boolean);
+            },
+            (e: unknown) => {
+              record(id, e);
+            },
+          );
+        } else {
+          const id = history.invoke(node.id, { op: 'get', key });
+          const machineOf = (): Kv => sim.machine(node.id).state as Kv;
+          node
+            .read(() => machineOf().data.get(key) ?? null)
+            .then(
+              (value) => {
+                history.ok(id, value as KvOutput);
+              },
+              () => {
+                history.fail(id); // a read that failed had no effect
+              },
+            );
+        }
       }
     } else if (roll < 52 && nodes.length > 0) {
       const victim = rng.pick(nodes).id;
@@ -161,6 +209,15 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
   const clusterId = leader.core.clusterId;
   // The leader's state machine holds every value it applied (the log may be compacted).
   const committed = new Set((sim.machine(leader.id).state as { history: unknown[] }).history);
+  if (!soloDone) {
+    // Every client operation must be linearizable (solo may drop acknowledged writes by design).
+    const verdict = checkLinearizable(kvModel, history, { timeoutMs: 10_000 });
+    assert.notEqual(
+      verdict.result,
+      'illegal',
+      `history not linearizable: ${JSON.stringify(verdict.counterexample)}`,
+    );
+  }
   for (const ack of acks) {
     if (ack.clusterId !== clusterId) continue; // acknowledged by a cluster that solo left behind
     assert.ok(committed.has(ack.value), `acknowledged write ${ack.value} is missing from the log`);

@@ -61,6 +61,15 @@ export function kvMachine(): SimMachine & { state: { data: Map<string, unknown>;
         return value;
       },
       get: (p) => state.data.get((p as { key: string }).key),
+      /** Compare-and-set: `value` replaces `expected` (null: absent); returns whether it did. */
+      cas: (p) => {
+        const { key, expected, value } = p as { key: string; expected: unknown; value: unknown };
+        const current = state.data.get(key) ?? null;
+        if (current !== expected) return false;
+        state.data.set(key, value);
+        state.history.push(value);
+        return true;
+      },
     },
     stateMachine: {
       snapshot: () => encode({ data: [...state.data], history: state.history }),
