@@ -29,6 +29,7 @@ export async function startInProcessCluster(options: {
         address: peers[id]!,
         peers,
         processors: kvs[i]!.processors(),
+        stateMachine: kvs[i]!,
         transport: hub.transport(id),
         random: random.fork(),
         tickIntervalMs: 50,
