@@ -71,6 +71,11 @@ export function resolveOptions(o: RaftCoreOptions): ResolvedOptions {
     maxLearnerLagEntries: o.maxLearnerLagEntries ?? 1000,
     entrySizeBytes: o.entrySizeBytes ?? defaultEntrySizeBytes,
   };
+  if (resolved.leaseMarginTicks < 0 || resolved.leaseMarginTicks >= resolved.electionTicks) {
+    throw new RangeError(
+      `leaseMarginTicks (${resolved.leaseMarginTicks}) must be in [0, electionTicks (${resolved.electionTicks}))`,
+    );
+  }
   if (resolved.heartbeatTicks >= resolved.electionTicks) {
     throw new RangeError(
       `heartbeatTicks (${resolved.heartbeatTicks}) must be smaller than electionTicks (${resolved.electionTicks})`,

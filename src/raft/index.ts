@@ -3,7 +3,15 @@
  * that binds it to a clock, a transport, storage and your processors.
  * @packageDocumentation
  */
-export { RaftNode, type RaftNodeOptions, type RaftNodeEvents, type Processor } from './node.ts';
+export {
+  RaftNode,
+  type RaftNodeOptions,
+  type RaftNodeEvents,
+  type RaftNodeStatus,
+  type Processor,
+  type AppliedCommand,
+  type SnapshotStateMachine,
+} from './node.ts';
 export { RaftCore, type Ready, type RaftStatus, type ProposeResult, type RaftInitialState } from './raft.ts';
 export type { RaftCoreOptions } from './config.ts';
 export { RaftErrorCode } from './errors.ts';

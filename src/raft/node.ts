@@ -181,7 +181,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly #pending = new Map<string, Pending>();
   readonly #reads = new Map<number, { run: () => void; reject: (e: unknown) => void }>();
   /** Reads waiting for the node to apply up to their read index. */
-  #readsAwaitingApply: { index: number; run: () => void }[] = [];
+  #readsAwaitingApply: { index: number; run: () => void; reject: (e: unknown) => void }[] = [];
   /** Local reads queued for the next ReadIndex round (batching). */
   #queuedReads: { run: () => void; reject: (e: unknown) => void }[] = [];
   #readRoundInFlight = false;
@@ -879,7 +879,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
           : raftError(RaftErrorCode.NotLeader, 'read not served: leadership changed'),
       );
     } else {
-      this.#readsAwaitingApply.push({ index, run: round.run });
+      this.#readsAwaitingApply.push({ index, run: round.run, reject: round.reject });
     }
     this.#startReadRound();
   }
@@ -979,6 +979,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#readTimers.clear();
     for (const r of this.#queuedReads) r.reject(error);
     this.#queuedReads = [];
+    for (const r of this.#readsAwaitingApply) r.reject(error);
+    this.#readsAwaitingApply = [];
     this.#readRoundInFlight = false;
     for (const w of this.#waiters) {
       this.#clock.clearTimeout(w.timer);

@@ -7,7 +7,15 @@ export { SimNetwork, DefaultLinkFaults, type LinkFaults, type SimNetworkStats } 
 export { VirtualClock } from '../core/clock.ts';
 export { Random } from '../core/random.ts';
 export { seedsFromEnv, runSeeds, type SeedFailure } from './seeds.ts';
-export { RaftSimulation, addressOf, defaultProcessors, type RaftSimulationOptions } from './raft-sim.ts';
+export {
+  RaftSimulation,
+  addressOf,
+  defaultProcessors,
+  kvMachine,
+  type SimMachine,
+  type RaftSimulationOptions,
+} from './raft-sim.ts';
+export { randomRaftSchedule } from './raft-schedules.ts';
 export { RaftInvariants, InvariantViolation } from './raft-invariants.ts';
 export {
   HistoryRecorder,
