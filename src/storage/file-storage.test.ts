@@ -7,7 +7,7 @@ import { EntryKind, type Entry } from '../raft/types.ts';
 import type { DiskFile, DiskIO } from './disk.ts';
 import { StorageErrorCode } from './errors.ts';
 import { FileStorage, type FileStorageOptions } from './file-storage.ts';
-import { SimDisk } from './sim-disk.ts';
+import { SimDisk, SimDiskCrashed } from './sim-disk.ts';
 import { capturingLogger } from './test-support.ts';
 import { chunked } from './test-workload.ts';
 import type { PersistBatch } from './types.ts';
@@ -319,4 +319,43 @@ test('a flipped bit anywhere in a cleanly closed log is corruption, never a diff
     }),
     { numRuns: 200 },
   );
+});
+
+test('a write cut short by a full disk, then a reset: a crash at any step recovers one state or the other', async () => {
+  const isCrash = (e: unknown) =>
+    e instanceof SimDiskCrashed || (e instanceof Error && e.cause instanceof SimDiskCrashed);
+  const resetBatch: PersistBatch = {
+    reset: true,
+    truncateFrom: null,
+    entries: entries(1, 2),
+    hardState: { term: 5, vote: null, commit: 0, clusterId: '' },
+  };
+  let sawReset = false;
+  for (let extra = 0; extra < 16; extra++) {
+    for (const tear of [false, true]) {
+      const disk = new SimDisk({ random: new Random(extra) });
+      const storage = await opened(disk);
+      await storage.persist(batch(1, 4, 1));
+      disk.capacityBytes = disk.usedBytes() + 150;
+      await assert.rejects(Promise.resolve(storage.persist(batch(5, 10))), (e: unknown) =>
+        hasCode(e, StorageErrorCode.Full),
+      );
+      disk.capacityBytes = Number.POSITIVE_INFINITY;
+      disk.crashAfterOps = disk.opCount + extra;
+      let acked = false;
+      try {
+        await storage.persist(resetBatch);
+        acked = true;
+      } catch (error) {
+        if (!isCrash(error)) throw error;
+      }
+      disk.crash({ tear });
+      const state = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+      const terms = `${state.hardState.term}:${state.entries.map((e) => e.index).join(',')}`;
+      if (acked) assert.equal(terms, '5:1,2', `after ${extra} operations`);
+      else assert.ok(terms === '1:1,2,3,4' || terms === '5:1,2', `after ${extra} operations: ${terms}`);
+      sawReset ||= acked;
+    }
+  }
+  assert.ok(sawReset, 'some runs got through the reset');
 });

@@ -4,7 +4,7 @@ import { assert, SkeinError } from '../core/errors.ts';
 import { DefaultLimits } from '../core/limits.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import type { Entry, HardState } from '../raft/types.ts';
-import { NodeDisk, readWhole, type DiskFile, type DiskIO } from './disk.ts';
+import { NodeDisk, type DiskFile, type DiskIO } from './disk.ts';
 import { corruptError, failedError, fullError, isNoSpace, StorageErrorCode } from './errors.ts';
 import { checkIdentity, readIdentity, writeIdentity, type Identity } from './identity.ts';
 import {
@@ -14,13 +14,8 @@ import {
   type StoredSnapshot,
 } from './snapshot-file.ts';
 import type { PersistBatch, RaftStorage, RecoveredState, SnapshotMeta, SnapshotReader } from './types.ts';
-import {
-  emptyHardState,
-  replaySegments,
-  walFormatVersion,
-  type SegmentFile,
-  type SegmentInfo,
-} from './wal-replay.ts';
+import { emptyHardState, replaySegments, walFormatVersion, type SegmentInfo } from './wal-replay.ts';
+import { readSegmentFiles, repairTail, segmentName, segmentPattern } from './wal-recovery.ts';
 import { maxRecordBytesCeiling, recordHeaderBytes, RecordType, writeRecord } from './wal-record.ts';
 
 /** Options of {@link FileStorage}. */
@@ -49,11 +44,6 @@ export const FileStorageDefaults = {
 const identityName = 'IDENTITY';
 const snapshotName = 'snapshot.snap';
 const snapshotTmpName = 'snapshot.tmp';
-const segmentPattern = /^wal-(\d{16})\.log$/;
-
-function segmentName(seq: number): string {
-  return `wal-${String(seq).padStart(16, '0')}.log`;
-}
 
 /**
  * Raft storage in a directory: a segmented write-ahead log, a snapshot file and an identity file
@@ -116,13 +106,13 @@ export class FileStorage implements RaftStorage {
     const identity = await this.#loadIdentity(names);
     const expected = { nodeId: this.#nodeId, clusterId: this.#clusterId };
     checkIdentity(this.#dir, identity, '', expected);
-    const segmentFiles = await this.#readSegments(names);
+    const segmentFiles = await readSegmentFiles(this.#disk, this.#dir, names);
     const replay = replaySegments(segmentFiles, this.#nodeId);
     checkIdentity(this.#dir, identity, replay.hardState.clusterId, expected);
     this.#hardState = replay.hardState;
     this.#epoch = replay.epoch;
     this.#segments = replay.segments;
-    await this.#repairTail(replay.tornSegment, replay.tornTail);
+    await repairTail(this.#disk, this.#dir, this.#logger, replay);
     await this.#dropSegments(replay.resetSegmentIndex, 'they precede a reset');
     await this.#disk.unlink(this.#path(snapshotTmpName));
     this.#snapshot = await this.#loadSnapshot();
@@ -242,43 +232,6 @@ export class FileStorage implements RaftStorage {
     return identity;
   }
 
-  async #readSegments(names: readonly string[]): Promise<SegmentFile[]> {
-    const files: SegmentFile[] = [];
-    const seqs = names.flatMap((n) => {
-      const m = segmentPattern.exec(n);
-      return m === null ? [] : [Number(m[1])];
-    });
-    for (const seq of seqs.sort((a, b) => a - b)) {
-      const path = this.#path(segmentName(seq));
-      files.push({ seq, path, bytes: (await readWhole(this.#disk, path)) ?? new Uint8Array(0) });
-    }
-    return files;
-  }
-
-  async #repairTail(
-    tornSegment: string | null,
-    tornTail: { path: string; offset: number; bytes: number } | null,
-  ) {
-    if (tornSegment !== null) {
-      this.#logger.warn({ file: tornSegment }, 'removing a WAL segment whose header was torn by a crash');
-      await this.#disk.unlink(tornSegment);
-      await this.#disk.fsyncDir(this.#dir);
-    }
-    if (tornTail !== null) {
-      this.#logger.warn(
-        { file: tornTail.path, offsetBytes: tornTail.offset, droppedBytes: tornTail.bytes },
-        'truncating a torn WAL tail (an unacknowledged write cut short by a crash)',
-      );
-      const file = await this.#disk.open(tornTail.path, 'existing');
-      try {
-        await file.truncate(tornTail.offset);
-        await file.datasync();
-      } finally {
-        await file.close();
-      }
-    }
-  }
-
   /** Delete the segments before `count` (oldest first), e.g. those a reset made obsolete. */
   async #dropSegments(count: number, why: string): Promise<void> {
     if (count <= 0) return;
@@ -352,15 +305,20 @@ export class FileStorage implements RaftStorage {
     for (const r of all) at = writeRecord(buffer, at, r.type, r.payload);
     let file = this.#current!;
     try {
+      if (this.#dirtyTail) {
+        // Cut what a failed write left behind. Before moving on to a new segment the cut must be
+        // durable: only the last segment may end in a torn tail.
+        await file.truncate(last.sizeBytes);
+        if (rotate) await file.datasync();
+        this.#dirtyTail = false;
+      }
       if (rotate) file = await this.#disk.open(target.path, 'create');
-      else if (this.#dirtyTail) await file.truncate(last.sizeBytes);
-      this.#dirtyTail = false;
       await file.write(buffer, rotate ? 0 : last.sizeBytes);
       await file.datasync();
       if (rotate) await this.#disk.fsyncDir(this.#dir);
     } catch (error) {
       if (rotate && file !== this.#current) await this.#abandonSegment(file, target.path);
-      this.#dirtyTail = true;
+      if (!rotate) this.#dirtyTail = true; // (a failed cut leaves it set too)
       if (isNoSpace(error)) throw fullError(target.path, error);
       this.#failed = failedError(target.path, error);
       throw this.#failed;
@@ -379,13 +337,17 @@ export class FileStorage implements RaftStorage {
     if (batch.reset) await this.#afterReset();
   }
 
-  /** A new segment could not be written: remove it so the next attempt starts it again. */
+  /**
+   * A new segment could not be written: remove it so the next attempt starts it again. If even
+   * that fails, refuse further writes (a stray segment would be taken for the newest one), and
+   * let recovery sort it out after a restart.
+   */
   async #abandonSegment(file: DiskFile, path: string): Promise<void> {
     try {
       await file.close();
       await this.#disk.unlink(path);
     } catch (error) {
-      this.#logger.warn({ err: error, file: path }, 'could not remove an unfinished segment; recovery will');
+      this.#failed = failedError(path, error);
     }
   }
 
