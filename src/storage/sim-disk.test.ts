@@ -86,3 +86,17 @@ test('SimDisk: with a clock, operations complete after the latency in virtual ti
   await p;
   assert.equal(done, true);
 });
+
+test('SimDisk: after a crash, the dead process can neither write through its files nor its view', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const before = disk.view();
+  const f = await before.open('/d/f', 'create');
+  await before.fsyncDir('/d');
+  disk.crash();
+  await assert.rejects(f.write(Buffer.from('late'), 0), SimDiskCrashed);
+  await assert.rejects(before.unlink('/d/f'), SimDiskCrashed);
+  const after = disk.view();
+  const g = await after.open('/d/f', 'existing');
+  await g.write(Buffer.from('ok'), 0);
+  assert.equal(text(disk.contents('/d/f')), 'ok');
+});

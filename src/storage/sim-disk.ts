@@ -119,6 +119,8 @@ export class SimDisk implements DiskIO {
   opCount = 0;
   /** When set, operations after this many fail with {@link SimDiskCrashed} until `crash()`. */
   crashAfterOps: number | null = null;
+  /** Incremented by every crash: files opened and views taken before it are dead. */
+  #generation = 0;
 
   constructor(options: SimDiskOptions) {
     this.#random = options.random;
@@ -148,6 +150,7 @@ export class SimDisk implements DiskIO {
     }
     for (const inode of inodes) this.#loseUnsynced(inode, options.tear ?? false);
     this.crashAfterOps = null;
+    this.#generation++;
   }
 
   /**
@@ -185,6 +188,7 @@ export class SimDisk implements DiskIO {
   }
 
   open(path: string, mode: 'create' | 'existing'): Promise<DiskFile> {
+    const generation = this.#generation;
     return this.#op(true, () => {
       const dir = this.#dir(dirname(path));
       let inode = dir.entries.get(basename(path));
@@ -197,7 +201,7 @@ export class SimDisk implements DiskIO {
       }
       const file: SimFileOps = {
         path,
-        run: (changes, action) => this.#op(changes, action),
+        run: (changes, action) => this.#op(changes, action, generation),
         write: (data, position) => {
           this.#writeWithinCapacity(inode, data, position, path);
         },
@@ -213,11 +217,12 @@ export class SimDisk implements DiskIO {
   }
 
   openRead(path: string): Promise<DiskReader | null> {
+    const generation = this.#generation;
     return this.#op(false, () => {
       const inode = this.#dir(dirname(path)).entries.get(basename(path));
       if (inode === undefined) return null;
       return new SimReader(inode.length, (position, length) =>
-        this.#op(false, () => inode.view().slice(position, position + length)),
+        this.#op(false, () => inode.view().slice(position, position + length), generation),
       );
     });
   }
@@ -258,7 +263,29 @@ export class SimDisk implements DiskIO {
     throw errnoError('ENOSPC', path);
   }
 
-  #op<T>(changes: boolean, run: () => T): Promise<T> {
+  /**
+   * The disk as one incarnation of a process sees it: after the next `crash()`, every operation
+   * through this view fails with {@link SimDiskCrashed}, so a process that "died" (its promises
+   * still pending in the simulator) can never write to the disk its successor recovers from.
+   * Files are fenced the same way whether opened through a view or not.
+   */
+  view(): DiskIO {
+    const generation = this.#generation;
+    const fenced = <T>(operation: () => Promise<T>): Promise<T> =>
+      generation === this.#generation ? operation() : Promise.reject(new SimDiskCrashed());
+    return {
+      mkdir: (dir) => fenced(() => this.mkdir(dir)),
+      list: (dir) => fenced(() => this.list(dir)),
+      open: (path, mode) => fenced(() => this.open(path, mode)),
+      openRead: (path) => fenced(() => this.openRead(path)),
+      rename: (from, to) => fenced(() => this.rename(from, to)),
+      unlink: (path) => fenced(() => this.unlink(path)),
+      fsyncDir: (dir) => fenced(() => this.fsyncDir(dir)),
+    };
+  }
+
+  #op<T>(changes: boolean, run: () => T, generation = this.#generation): Promise<T> {
+    if (generation !== this.#generation) return Promise.reject(new SimDiskCrashed());
     if (this.crashAfterOps !== null && this.opCount >= this.crashAfterOps) {
       return Promise.reject(new SimDiskCrashed());
     }
