@@ -6,7 +6,13 @@
  * of the history and a check that no acknowledged write was lost. See docs/chaos.md.
  */
 import { parseArgs } from 'node:util';
-import { ChaosDefaults, formatReport, runChaos } from '../test/chaos/run-chaos.ts';
+import {
+  ChaosDefaults,
+  formatReport,
+  runChaos,
+  type ChaosOptions,
+  type ChaosReport,
+} from '../test/chaos/run-chaos.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,7 +43,7 @@ if (values.restart !== 'durable' && values.restart !== 'replace' && values.resta
   process.exit(2);
 }
 const seed = values.seed !== undefined ? int('seed', values.seed, 0, 2 ** 32 - 1) : Date.now() % 2 ** 32;
-const report = await runChaos({
+const options: ChaosOptions = {
   nodes: int('nodes', values.nodes, 1, 9),
   kills: int('kills', values.kills, 0, 100_000),
   durationMs: int('duration-s', values['duration-s'], 1, 86_400) * 1000,
@@ -53,7 +59,16 @@ const report = await runChaos({
   log: (line) => {
     console.log(line);
   },
-});
+};
+let report: ChaosReport;
+try {
+  report = await runChaos(options);
+} catch (error) {
+  // The harness itself broke (a node that cannot start, a restart that never completes): no verdict.
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  console.log(`VERDICT: ERROR (the run could not complete; seed ${seed})`);
+  process.exit(3);
+}
 console.log(formatReport(report));
 if (!report.passed) {
   console.log(`replay the same schedule: npm run chaos -- --seed ${seed} (timing differs between runs)`);

@@ -92,13 +92,6 @@ export class FaultProxy {
     return address;
   }
 
-  /** Forward new connections for `id` to `target` from now on (a node restarted on another port). */
-  retarget(id: string, target: string): void {
-    const listener = this.#listeners.get(id);
-    if (listener === undefined) throw new Error(`fault proxy: ${id} is not exposed`);
-    listener.target = target;
-  }
-
   /** The proxy address of `id`. */
   addressOf(id: string): string {
     const listener = this.#listeners.get(id);

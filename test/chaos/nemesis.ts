@@ -198,10 +198,9 @@ export class Nemesis {
 
   async #isolateLeader(): Promise<void> {
     const { cluster } = this.#o;
-    const leader = await cluster.waitForLeader(2000);
-    if (leader === null) return;
+    const leader = (await cluster.waitForLeader(2000)) ?? this.#o.random.pick(cluster.ids());
     const fault = this.#partitionFault();
-    this.#log(`isolate the leader ${leader} (${fault.kind})`);
+    this.#log(`isolate ${leader}, the leader if there is one (${fault.kind})`);
     cluster.proxy.isolate(leader, cluster.ids(), fault);
     this.counts.partitions++;
     await this.#hold(1000, 4000);

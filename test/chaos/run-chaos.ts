@@ -87,6 +87,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     requestTimeoutMs: options.requestTimeoutMs,
     logLevel: options.logLevel,
     log,
+  }).catch((error: unknown) => {
+    if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
+    throw error;
   });
   const history = new HistoryRecorder<KvInput, KvOutput>({ now: () => performance.now() });
   const workload = new Workload({
@@ -96,6 +99,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     clients: options.clients,
     registerKeys: options.registerKeys,
     opTimeoutMs: options.requestTimeoutMs + 1000,
+    registerKeyLifetimeMs: 10_000,
   });
   const nemesis = new Nemesis({
     cluster,

@@ -15,6 +15,12 @@ export interface WorkloadOptions {
   readonly registerKeys: number;
   /** How long a client waits for an answer before it records the operation as indeterminate. */
   readonly opTimeoutMs: number;
+  /**
+   * Register keys are replaced by fresh ones this often (`r3.0`, then `r3.1`, ...). Every
+   * indeterminate write stays concurrent with everything after it on its key, so a key's history
+   * must stay short for the checker; rotating keys bounds it however long the run.
+   */
+  readonly registerKeyLifetimeMs: number;
 }
 
 /** What the clients saw, by outcome. */
@@ -36,7 +42,7 @@ const NOT_APPLIED = new Set(['SKEIN_UNKNOWN_ACTION', 'SKEIN_COMMAND_TOO_LARGE', 
  * Concurrent clients talking to the cluster through the IPC channels of its processes, recording
  * every operation in a history. Two kinds of keys:
  *
- * - `r<k>`: registers that clients `set`, `cas` and read (through the log with `get`, and with a
+ * - `r<k>.<epoch>`: registers that clients `set`, `cas` and read (through the log with `get`, and with a
  *   linearizable ReadIndex `read`): contention, for the linearizability check;
  * - `u/<client>/<seq>`: written once each with a unique value: after the run every acknowledged
  *   one must still be there (the "no acknowledged write lost" check).
@@ -51,6 +57,7 @@ export class Workload {
   #running = false;
   #loops: Promise<void>[] = [];
   #nextValue = 1;
+  readonly #startedMs = performance.now();
 
   constructor(options: WorkloadOptions) {
     this.#o = options;
@@ -94,7 +101,8 @@ export class Workload {
         continue;
       }
       const clientId = `c${index}.${incarnation}`;
-      const key = `r${random.int(this.#o.registerKeys)}`;
+      const epoch = Math.floor((performance.now() - this.#startedMs) / this.#o.registerKeyLifetimeMs);
+      const key = `r${random.int(this.#o.registerKeys)}.${epoch}`;
       const roll = random.next();
       let outcome: Outcome;
       if (roll < 0.35) {
