@@ -99,7 +99,13 @@ export class MemberProcess extends EventEmitter<MemberProcessEvents> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.child.send({ ...request, id });
+      // The child may die between the check above and this send (kill -9 in the chaos tests):
+      // with a callback, a closed channel is reported here instead of as an uncaught EPIPE.
+      this.child.send({ ...request, id }, (error: Error | null) => {
+        if (error === null || !this.#pending.has(id)) return;
+        this.#pending.delete(id);
+        reject(new SkeinError('SKEIN_CLOSED', `member process is not running: ${error.message}`));
+      });
     });
   }
 
