@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Clock } from '../core/clock.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
-import type { PersistBatch } from '../storage/types.ts';
+import type {
+  PersistBatch,
+  RaftStorage,
+  RecoveredState,
+  SnapshotMeta,
+  SnapshotReader,
+} from '../storage/types.ts';
 import { RaftSimulation } from '../testing/raft-sim.ts';
 import type { RaftMessage } from './types.ts';
 
@@ -10,29 +16,49 @@ import type { RaftMessage } from './types.ts';
  * Storage whose writes become durable only after a delay on the virtual clock, and which records
  * exactly what is durable at every instant — the spy for the durability contract.
  */
-class SlowSpyStorage extends MemoryStorage {
+class SlowSpyStorage implements RaftStorage {
   durableIndex = 0;
   durableVote: { term: number; vote: string | null } = { term: 0, vote: null };
+  readonly #inner = new MemoryStorage();
   readonly #clock: Clock;
   readonly #delayMs: number;
 
   constructor(clock: Clock, delayMs: number) {
-    super();
     this.#clock = clock;
     this.#delayMs = delayMs;
   }
 
-  override persist(batch: PersistBatch): Promise<void> {
+  load(): RecoveredState {
+    return this.#inner.load();
+  }
+
+  persist(batch: PersistBatch): Promise<void> {
     return new Promise((resolve) => {
       this.#clock.setTimeout(() => {
-        super.persist(batch);
-        this.durableIndex = this.entries.at(-1)?.index ?? this.durableIndex;
+        this.#inner.persist(batch);
+        this.durableIndex = this.#inner.entries.at(-1)?.index ?? this.durableIndex;
         if (batch.truncateFrom !== null)
           this.durableIndex = Math.min(this.durableIndex, batch.truncateFrom - 1);
-        this.durableVote = { term: this.hardState.term, vote: this.hardState.vote };
+        this.durableVote = { term: this.#inner.hardState.term, vote: this.#inner.hardState.vote };
         resolve();
       }, this.#delayMs);
     });
+  }
+
+  saveSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    return this.#inner.saveSnapshot(meta, chunks);
+  }
+
+  openSnapshot(): Promise<SnapshotReader | null> {
+    return this.#inner.openSnapshot();
+  }
+
+  compact(index: number): void {
+    this.#inner.compact(index);
+  }
+
+  close(): void {
+    this.#inner.close();
   }
 }
 
