@@ -71,6 +71,9 @@ try {
 }
 console.log(formatReport(report));
 if (!report.passed) {
-  console.log(`replay the same schedule: npm run chaos -- --seed ${seed} (timing differs between runs)`);
+  const args = process.argv.slice(2).filter((a, i, all) => a !== '--seed' && all[i - 1] !== '--seed');
+  console.log(
+    `the same schedule: npm run chaos -- ${[...args, '--seed', String(seed)].join(' ')} (timing differs between runs)`,
+  );
 }
 process.exit(report.passed ? 0 : 1);
