@@ -76,21 +76,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = (line: string): void => {
     options.log(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${line}`);
   };
-  const dataRoot = options.restart === 'durable' ? mkdtempSync(join(tmpdir(), 'skein-chaos-')) : undefined;
-  const cluster = await ChaosCluster.start({
-    size: options.nodes,
-    proxy: new FaultProxy({ random: random.fork() }),
-    restart: options.restart,
-    ...(dataRoot !== undefined ? { dataRoot } : {}),
-    tickMs: options.tickMs,
-    electionTicks: options.electionTicks,
-    requestTimeoutMs: options.requestTimeoutMs,
-    logLevel: options.logLevel,
-    log,
-  }).catch((error: unknown) => {
-    if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
-    throw error;
-  });
+  const { cluster, dataRoot } = await startCluster(options, random, log);
   const history = new HistoryRecorder<KvInput, KvOutput>({ now: () => performance.now() });
   const workload = new Workload({
     cluster,
@@ -115,35 +101,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (leader === null) throw new Error('no leader elected within 20 s of the start');
     log(`${options.nodes} nodes up, leader ${leader}; restarts: ${describeRestart(options.restart)}`);
     await exercise(workload, nemesis, log);
-    const problems: string[] = [];
-    const members = await settle(cluster, log, problems);
-    const { keysRead, lost } = await readBack(cluster, workload, problems);
-    log(`checking ${history.size} operations on ${workload.keys.size} keys`);
-    const linearizability = checkLinearizable(kvModel, history, { timeoutMs: 120_000 });
-    if (linearizability.result !== 'ok') {
-      problems.push(
-        linearizability.result === 'illegal'
-          ? `history not linearizable:\n${linearizability.counterexample?.text ?? ''}`
-          : 'linearizability check gave up (unknown)',
-      );
-    }
-    if (lost.length > 0)
-      problems.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}`);
+    const verdict = await check(cluster, workload, history, log);
     await cluster.stop();
     const { log: _, ...rest } = options;
     return {
       options: rest,
-      passed: problems.length === 0,
-      problems,
+      ...verdict,
+      passed: verdict.problems.length === 0,
       elapsedMs: performance.now() - started,
       ops: { ...workload.counts },
       nemesis: { ...nemesis.counts },
-      linearizability,
-      keysRead,
       acknowledgedWrites: workload.acknowledged.size,
-      lostWrites: lost,
-      members,
-      logsDir: problems.length === 0 ? null : saveLogs(cluster),
+      logsDir: verdict.problems.length === 0 ? null : saveLogs(cluster),
     };
   } catch (error) {
     await cluster.stop();
@@ -153,6 +122,56 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await cluster.stop();
     if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
   }
+}
+
+/** The cluster behind a fresh proxy; in durable mode with a temporary data root (removed by the caller). */
+async function startCluster(
+  options: ChaosOptions,
+  random: Random,
+  log: (line: string) => void,
+): Promise<{ cluster: ChaosCluster; dataRoot: string | undefined }> {
+  const dataRoot = options.restart === 'durable' ? mkdtempSync(join(tmpdir(), 'skein-chaos-')) : undefined;
+  try {
+    const cluster = await ChaosCluster.start({
+      size: options.nodes,
+      proxy: new FaultProxy({ random: random.fork() }),
+      restart: options.restart,
+      ...(dataRoot !== undefined ? { dataRoot } : {}),
+      tickMs: options.tickMs,
+      electionTicks: options.electionTicks,
+      requestTimeoutMs: options.requestTimeoutMs,
+      logLevel: options.logLevel,
+      log,
+    });
+    return { cluster, dataRoot };
+  } catch (error) {
+    if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Heal, let the members converge, read every key back, check the history and the acknowledged writes. */
+async function check(
+  cluster: ChaosCluster,
+  workload: Workload,
+  history: HistoryRecorder<KvInput, KvOutput>,
+  log: (line: string) => void,
+): Promise<Pick<ChaosReport, 'problems' | 'members' | 'keysRead' | 'lostWrites' | 'linearizability'>> {
+  const problems: string[] = [];
+  const members = await settle(cluster, log, problems);
+  const { keysRead, lost } = await readBack(cluster, workload, problems);
+  log(`checking ${history.size} operations on ${workload.keys.size} keys`);
+  const linearizability = checkLinearizable(kvModel, history, { timeoutMs: 120_000 });
+  if (linearizability.result !== 'ok') {
+    problems.push(
+      linearizability.result === 'illegal'
+        ? `history not linearizable:\n${linearizability.counterexample?.text ?? ''}`
+        : 'linearizability check gave up (unknown)',
+    );
+  }
+  if (lost.length > 0)
+    problems.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}`);
+  return { problems, members, keysRead, lostWrites: lost, linearizability };
 }
 
 /** Clients and nemesis together, with a progress line every 5 s; returns once both have stopped. */
