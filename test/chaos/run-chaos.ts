@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Random } from '../../src/core/random.ts';
-import { HistoryRecorder } from '../../src/testing/history.ts';
+import { HistoryRecorder, Indeterminate } from '../../src/testing/history.ts';
 import { checkLinearizable, type LinearizabilityResult } from '../../src/testing/linearizability.ts';
 import { kvModel, type KvInput, type KvOutput } from '../../src/testing/models/kv.ts';
 import { ChaosCluster, sleep, type RestartMode } from './chaos-cluster.ts';
@@ -56,8 +56,19 @@ export interface ChaosReport {
   readonly acknowledgedWrites: number;
   readonly lostWrites: string[];
   readonly members: { id: string; applied: number; digest: number; keys: number }[];
-  /** Where node logs were written when the run failed. */
+  /** The keys that took the checker longest, or that it could not decide. */
+  readonly hardestKeys: HardKey[];
+  /** Where node logs (and the history, `history.json`) were written when the run failed. */
   readonly logsDir: string | null;
+}
+
+/** One key as the checker saw it. */
+export interface HardKey {
+  readonly key: string;
+  readonly operations: number;
+  readonly indeterminateWrites: number;
+  readonly result: string;
+  readonly elapsedMs: number;
 }
 
 /**
@@ -85,7 +96,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     clients: options.clients,
     registerKeys: options.registerKeys,
     opTimeoutMs: options.requestTimeoutMs + 1000,
-    registerKeyLifetimeMs: 10_000,
+    maxOpsPerKey: 60,
+    maxIndeterminateWritesPerKey: 4,
   });
   const nemesis = new Nemesis({
     cluster,
@@ -109,14 +121,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       ...verdict,
       passed: verdict.problems.length === 0,
       elapsedMs: performance.now() - started,
-      ops: { ...workload.counts },
+      ops: { ...workload.counts, errors: { ...workload.counts.errors } },
       nemesis: { ...nemesis.counts },
       acknowledgedWrites: workload.acknowledged.size,
-      logsDir: verdict.problems.length === 0 ? null : saveLogs(cluster),
+      logsDir: verdict.problems.length === 0 ? null : saveLogs(cluster, history),
     };
   } catch (error) {
     await cluster.stop();
-    log(`run failed; node logs: ${saveLogs(cluster)}`);
+    log(`run failed; node logs: ${saveLogs(cluster, history)}`);
     throw error;
   } finally {
     await cluster.stop();
@@ -156,7 +168,9 @@ async function check(
   workload: Workload,
   history: HistoryRecorder<KvInput, KvOutput>,
   log: (line: string) => void,
-): Promise<Pick<ChaosReport, 'problems' | 'members' | 'keysRead' | 'lostWrites' | 'linearizability'>> {
+): Promise<
+  Pick<ChaosReport, 'problems' | 'members' | 'keysRead' | 'lostWrites' | 'linearizability' | 'hardestKeys'>
+> {
   const problems: string[] = [];
   const members = await settle(cluster, log, problems);
   const { keysRead, lost } = await readBack(cluster, workload, problems);
@@ -171,7 +185,8 @@ async function check(
   }
   if (lost.length > 0)
     problems.push(`${lost.length} acknowledged writes lost: ${lost.slice(0, 10).join(', ')}`);
-  return { problems, members, keysRead, lostWrites: lost, linearizability };
+  const hardestKeys = hardest(linearizability, history);
+  return { problems, members, keysRead, lostWrites: lost, linearizability, hardestKeys };
 }
 
 /** Clients and nemesis together, with a progress line every 5 s; returns once both have stopped. */
@@ -273,12 +288,44 @@ async function readBack(
   };
 }
 
-/** Write every node's captured log to a temp dir (for a failed run) and return its path. */
-function saveLogs(cluster: ChaosCluster): string {
+/** The undecided keys and the slowest ones (at most 5 in all), with their indeterminate writes. */
+function hardest(
+  result: LinearizabilityResult<KvInput, KvOutput>,
+  history: HistoryRecorder<KvInput, KvOutput>,
+): HardKey[] {
+  const chosen = [...result.partitions]
+    .sort((a, b) => Number(b.result !== 'ok') - Number(a.result !== 'ok') || b.elapsedMs - a.elapsedMs)
+    .slice(0, 5);
+  const open = new Map<string, number>();
+  for (const op of history.operations()) {
+    if (op.output === Indeterminate && op.input.op !== 'get') {
+      open.set(op.input.key, (open.get(op.input.key) ?? 0) + 1);
+    }
+  }
+  return chosen.map((p) => ({
+    key: p.key,
+    operations: p.operations,
+    indeterminateWrites: open.get(p.key) ?? 0,
+    result: p.reason === undefined ? p.result : `${p.result} (${p.reason})`,
+    elapsedMs: p.elapsedMs,
+  }));
+}
+
+/**
+ * Write every node's captured log, and the history as JSON (indeterminate outputs as
+ * "indeterminate"), to a temp dir for a failed run; return its path.
+ */
+function saveLogs(cluster: ChaosCluster, history: HistoryRecorder<KvInput, KvOutput>): string {
   const dir = mkdtempSync(join(tmpdir(), 'skein-chaos-logs-'));
   for (const node of cluster.allNodes()) {
     writeFileSync(join(dir, `${node.id}.log`), node.previousOutput + node.process.output);
   }
+  const operations = history.operations().map((op) => ({
+    ...op,
+    output: op.output === Indeterminate ? 'indeterminate' : op.output,
+    return: op.return === Infinity ? null : op.return,
+  }));
+  writeFileSync(join(dir, 'history.json'), JSON.stringify(operations));
   return dir;
 }
 
@@ -292,9 +339,21 @@ export function formatReport(r: ChaosReport): string {
       `${n.wholeClusterKills} of the whole cluster), ${n.pauses} SIGSTOP, ${n.partitions} partitions, ` +
       `${n.oneWay} one-way, ${n.delays} delays, ${n.lossy} lossy, ${n.cuts} cuts, ${n.transfers} transfers (${n.refused} refused)`,
     `ops: ${r.ops.invoked} invoked: ${r.ops.ok} ok, ${r.ops.failed} failed, ${r.ops.indeterminate} indeterminate`,
+    `client errors: ${
+      Object.entries(r.ops.errors)
+        .sort((a, b) => b[1] - a[1])
+        .map(([code, n]) => `${code} ${n}`)
+        .join(', ') || 'none'
+    }`,
     `linearizability: ${lin.result} (${lin.partitions.reduce((s, p) => s + p.operations, 0)} operations in ` +
       `${lin.partitions.length} keys, ${lin.elapsedMs.toFixed(0)} ms)`,
     `acknowledged writes: ${r.acknowledgedWrites} write-once keys acknowledged, ${r.lostWrites.length} lost; ${r.keysRead} keys read back`,
+    `hardest keys to check: ${r.hardestKeys
+      .map(
+        (k) =>
+          `${k.key} ${k.result} ${k.operations} ops, ${k.indeterminateWrites} indeterminate writes, ${k.elapsedMs.toFixed(0)} ms`,
+      )
+      .join('; ')}`,
     `members: ${r.members.map((m) => `${m.id} applied ${m.applied} digest ${m.digest.toString(16)}`).join('; ')}`,
     ...r.problems.map((p) => `PROBLEM: ${p}`),
     ...(r.logsDir !== null ? [`node logs: ${r.logsDir}`] : []),

@@ -3,6 +3,7 @@ import { SkeinError } from '../../src/core/errors.ts';
 import type { HistoryRecorder } from '../../src/testing/history.ts';
 import type { KvInput, KvOutput } from '../../src/testing/models/kv.ts';
 import { sleep, withTimeout, type ChaosCluster, type ChaosNode } from './chaos-cluster.ts';
+import { RegisterKeys } from './register-keys.ts';
 
 /** Options of {@link Workload}. */
 export interface WorkloadOptions {
@@ -15,12 +16,10 @@ export interface WorkloadOptions {
   readonly registerKeys: number;
   /** How long a client waits for an answer before it records the operation as indeterminate. */
   readonly opTimeoutMs: number;
-  /**
-   * Register keys are replaced by fresh ones this often (`r3.0`, then `r3.1`, ...). Every
-   * indeterminate write stays concurrent with everything after it on its key, so a key's history
-   * must stay short for the checker; rotating keys bounds it however long the run.
-   */
-  readonly registerKeyLifetimeMs: number;
+  /** A register key is retired for a fresh one after this many operations (see {@link RegisterKeys}). */
+  readonly maxOpsPerKey: number;
+  /** ... or after this many indeterminate writes on it. */
+  readonly maxIndeterminateWritesPerKey: number;
 }
 
 /** What the clients saw, by outcome. */
@@ -29,26 +28,39 @@ export interface WorkloadCounts {
   ok: number;
   failed: number;
   indeterminate: number;
+  /** Errors seen by clients, by code (timeouts of the client itself are SKEIN_TIMEOUT too). */
+  errors: Record<string, number>;
 }
 
 /**
- * Errors after which a command certainly was not applied: it was refused before any proposal.
- * Every other error of a write (timeouts, a dead or frozen process, "no leader" after forwarding)
- * leaves it indeterminate: it may still commit later.
+ * Errors after which a command certainly was not applied. `RaftNode.enqueue` raises these before
+ * the command is proposed or forwarded (`RaftCore.propose` refuses — no leader known, not a
+ * member, a leadership transfer under way, too many uncommitted entries — before appending, and
+ * the node rejects the command at once; a forwarded command is never rejected back). Every other error of a write (timeouts, a process that died or froze, SKEIN_STOPPED)
+ * leaves it indeterminate: it may still commit later. Were one of these ever raised after a
+ * proposal, the check would report a false alarm (a value read that nobody wrote), not miss a bug.
  */
-const NOT_APPLIED = new Set(['SKEIN_UNKNOWN_ACTION', 'SKEIN_COMMAND_TOO_LARGE', 'SKEIN_INVALID_ARGUMENT']);
+const NOT_APPLIED = new Set([
+  'SKEIN_UNKNOWN_ACTION',
+  'SKEIN_COMMAND_TOO_LARGE',
+  'SKEIN_INVALID_ARGUMENT',
+  'SKEIN_OVERLOADED',
+  'SKEIN_NO_LEADER',
+  'SKEIN_NOT_MEMBER',
+  'SKEIN_LEADERSHIP_TRANSFER_IN_PROGRESS',
+]);
 
 /**
  * Concurrent clients talking to the cluster through the IPC channels of its processes, recording
  * every operation in a history. Two kinds of keys:
  *
- * - `r<k>.<epoch>`: registers that clients `set`, `cas` and read (through the log with `get`, and with a
- *   linearizable ReadIndex `read`): contention, for the linearizability check;
+ * - `r<k>.<generation>`: registers that clients `set`, `cas` and read (through the log with
+ *   `get`, and with a linearizable ReadIndex `read`): contention, for the linearizability check;
  * - `u/<client>/<seq>`: written once each with a unique value: after the run every acknowledged
  *   one must still be there (the "no acknowledged write lost" check).
  */
 export class Workload {
-  readonly counts: WorkloadCounts = { invoked: 0, ok: 0, failed: 0, indeterminate: 0 };
+  readonly counts: WorkloadCounts = { invoked: 0, ok: 0, failed: 0, indeterminate: 0, errors: {} };
   /** Write-once keys whose `set` was acknowledged, with their value. */
   readonly acknowledged = new Map<string, number>();
   /** Every key an operation was invoked on (the final read covers them all). */
@@ -57,10 +69,15 @@ export class Workload {
   #running = false;
   #loops: Promise<void>[] = [];
   #nextValue = 1;
-  readonly #startedMs = performance.now();
+  readonly #registers: RegisterKeys;
 
   constructor(options: WorkloadOptions) {
     this.#o = options;
+    this.#registers = new RegisterKeys(
+      options.registerKeys,
+      options.maxOpsPerKey,
+      options.maxIndeterminateWritesPerKey,
+    );
   }
 
   start(): void {
@@ -101,8 +118,7 @@ export class Workload {
         continue;
       }
       const clientId = `c${index}.${incarnation}`;
-      const epoch = Math.floor((performance.now() - this.#startedMs) / this.#o.registerKeyLifetimeMs);
-      const key = `r${random.int(this.#o.registerKeys)}.${epoch}`;
+      const key = this.#registers.take(random.int(this.#o.registerKeys));
       const roll = random.next();
       let outcome: Outcome;
       if (roll < 0.35) {
@@ -196,7 +212,8 @@ export class Workload {
       return 'ok';
     } catch (error) {
       // A read that failed changed nothing; a write that failed may still happen, unless refused outright.
-      const code = error instanceof SkeinError ? error.code : '';
+      const code = error instanceof SkeinError ? error.code : 'SKEIN_INTERNAL';
+      this.counts.errors[code] = (this.counts.errors[code] ?? 0) + 1;
       if (input.op === 'get' || NOT_APPLIED.has(code)) {
         history.fail(op);
         this.counts.failed++;
@@ -204,6 +221,7 @@ export class Workload {
       }
       history.timeout(op);
       this.counts.indeterminate++;
+      this.#registers.indeterminateWrite(input.key);
       return 'indeterminate';
     }
   }
