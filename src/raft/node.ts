@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
-import { SkeinError } from '../core/errors.ts';
+import { hasCode, SkeinError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { Random } from '../core/random.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
@@ -172,6 +172,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   readonly #receiver: SnapshotReceiver;
   /** While the state machine is being replaced by a snapshot, nothing is applied. */
   #restoring = false;
+  /** Storage refused the last batch for lack of space; it is being retried. */
+  #storageFull = false;
   #snapshotting = false;
   #lastSnapshotIndex = 0;
   #bytesSinceSnapshot = 0;
@@ -277,6 +279,17 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     return RaftNode.#fromRecovered(options, storage, recovered);
   }
 
+  /**
+   * Create a node from state already loaded from `options.storage` (for drivers and simulators
+   * that load storage themselves). `create` is `createRecovered(options, await storage.load())`.
+   */
+  static createRecovered(
+    options: RaftNodeOptions & { storage: RaftStorage },
+    recovered: RecoveredState,
+  ): RaftNode {
+    return RaftNode.#fromRecovered(options, options.storage, recovered);
+  }
+
   static #fromRecovered(options: RaftNodeOptions, storage: RaftStorage, recovered: RecoveredState): RaftNode {
     const random = options.random ?? Random.fromEntropy();
     const core = new RaftCore(
@@ -333,6 +346,14 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (this.#stopped) return Promise.reject(raftError(RaftErrorCode.Stopped, 'cannot enqueue'));
     if (!Object.hasOwn(this.#processors, action)) {
       return Promise.reject(raftError(RaftErrorCode.UnknownAction, `no processor for action "${action}"`));
+    }
+    if (this.#storageFull) {
+      return Promise.reject(
+        new SkeinError(
+          'SKEIN_STORAGE_FULL',
+          'this node cannot write: its disk is full; free space and it resumes',
+        ),
+      );
     }
     if (this.#pending.size >= this.#maxPendingRequests) {
       return Promise.reject(
@@ -651,16 +672,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       }
       if (written instanceof Promise) {
         this.#persisting = true;
-        written.then(
-          () => {
-            this.#persisting = false;
-            this.#afterPersist(ready);
-            this.#drive();
-          },
-          (error: unknown) => {
-            this.#fatal(error);
-          },
-        );
+        this.#awaitPersist(ready, written);
         return;
       }
       this.#afterPersist(ready);
@@ -681,6 +693,42 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.#clock.clearTimeout(pending.timer);
       pending.reject(result.error);
     }
+  }
+
+  /**
+   * Wait for a batch to become durable. A full disk is not fatal: the same batch is retried with
+   * backoff (new commands are refused with SKEIN_STORAGE_FULL meanwhile) until space returns.
+   */
+  #awaitPersist(ready: Ready, written: Promise<void>, attempt = 0): void {
+    written.then(
+      () => {
+        if (this.#storageFull) this.#logger.info('storage has room again; writes resume');
+        this.#storageFull = false;
+        this.#persisting = false;
+        this.#afterPersist(ready);
+        this.#drive();
+      },
+      (error: unknown) => {
+        if (!hasCode(error, 'SKEIN_STORAGE_FULL') || this.#stopped) {
+          this.#fatal(error);
+          return;
+        }
+        if (!this.#storageFull)
+          this.#logger.error({ code: 'SKEIN_STORAGE_FULL' }, 'storage is full; retrying');
+        this.#storageFull = true;
+        const delayMs = Math.min(5_000, this.#tickIntervalMs * 2 ** Math.min(attempt, 6));
+        this.#clock.setTimeout(() => {
+          if (this.#stopped) return;
+          let retry: void | Promise<void>;
+          try {
+            retry = this.#storage.persist(ready);
+          } catch (e) {
+            retry = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+          }
+          this.#awaitPersist(ready, retry instanceof Promise ? retry : Promise.resolve(), attempt + 1);
+        }, delayMs);
+      },
+    );
   }
 
   #afterPersist(ready: Ready): void {
@@ -992,7 +1040,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #fatal(error: unknown): void {
     this.#logger.error({ err: error }, 'storage failed; stopping the node');
     this.emit('error', error);
-    void this.stop();
+    this.stop().catch((closeError: unknown) => {
+      this.#logger.error({ err: closeError }, 'closing after a storage failure failed too');
+    });
   }
 }
 

@@ -59,6 +59,8 @@ export class Progress {
     this.becomeProbe();
     this.next = next;
     this.pendingSnapshot = 0;
+    // After a failure, wait for the next heartbeat response before trying again (no hot retry loop).
+    this.probeSent = !succeeded;
   }
 
   becomeReplicate(): void {

@@ -82,9 +82,17 @@ export class SnapshotSender {
     }));
   }
 
+  /** Start streaming to `to` (no-op if already under way). Never rejects: failures end the transfer. */
   async start(to: NodeId): Promise<void> {
     if (this.#outgoing.has(to)) return;
-    const reader = await this.#o.storage.openSnapshot();
+    let reader: SnapshotReader | null;
+    try {
+      reader = await this.#o.storage.openSnapshot();
+    } catch (error) {
+      this.#o.logger.error({ peer: to, err: error }, 'opening the snapshot failed');
+      this.#onDone(to, false);
+      return;
+    }
     if (reader === null) {
       this.#o.logger.error({ peer: to }, 'a follower needs a snapshot but storage has none');
       this.#onDone(to, false);
@@ -131,18 +139,24 @@ export class SnapshotSender {
   }
 
   async #resumeFrom(t: Outgoing, offset: number): Promise<void> {
-    await t.iterator.return?.();
-    t.iterator = t.reader.chunks(this.#o.chunkBytes)[Symbol.asyncIterator]();
-    t.readOffset = 0;
-    t.ackedOffset = offset;
-    t.inFlight = 0;
-    t.sentDone = false;
-    t.resumeSeq = t.nextSeq;
-    // Skip what the receiver already has (chunks are aligned to chunkBytes).
-    while (t.readOffset < offset) {
-      const next = await t.iterator.next();
-      if (next.done === true) break;
-      t.readOffset += next.value.byteLength;
+    try {
+      await t.iterator.return?.();
+      t.iterator = t.reader.chunks(this.#o.chunkBytes)[Symbol.asyncIterator]();
+      t.readOffset = 0;
+      t.ackedOffset = offset;
+      t.inFlight = 0;
+      t.sentDone = false;
+      t.resumeSeq = t.nextSeq;
+      // Skip what the receiver already has (chunks are aligned to chunkBytes).
+      while (t.readOffset < offset) {
+        const next = await t.iterator.next();
+        if (next.done === true) break;
+        t.readOffset += next.value.byteLength;
+      }
+    } catch (error) {
+      this.#o.logger.error({ peer: t.to, err: error }, 'reading the snapshot failed');
+      this.#finish(t, false);
+      return;
     }
     await this.#pump(t);
   }
@@ -190,7 +204,7 @@ export class SnapshotSender {
     if (this.#outgoing.get(t.to) !== t) return;
     this.#outgoing.delete(t.to);
     if (t.timer !== null) this.#o.clock.clearTimeout(t.timer);
-    void t.iterator.return?.();
+    t.iterator.return?.().catch(() => undefined);
     if (succeeded) this.#o.logger.info({ peer: t.to, index: t.reader.meta.index }, 'snapshot delivered');
     this.#onDone(t.to, succeeded);
   }

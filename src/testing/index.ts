@@ -38,3 +38,4 @@ export {
 export { registerModel, type RegisterInput, type RegisterOutput } from './models/register.ts';
 export { kvModel, type KvInput, type KvOutput } from './models/kv.ts';
 export { jsonEqual, jsonHash, type JsonValue } from './models/json.ts';
+export { SimDisk, SimDiskCrashed, type SimDiskOptions, type CrashOptions } from '../storage/sim-disk.ts';

@@ -12,6 +12,9 @@ function signature(e: Entry): string {
   return `${e.term}:noop`;
 }
 
+/** A committed position whose entry was compacted before any node showed it to the checker. */
+const unknownEntry = '?';
+
 /** Raised when a Raft safety property is broken. */
 export class InvariantViolation extends Error {
   override readonly name = 'InvariantViolation';
@@ -38,6 +41,16 @@ export class RaftInvariants {
   >();
   readonly #lastApplied = new Map<string, number>();
   checks = 0;
+
+  /**
+   * A node restarted: its commit index is volatile (Raft §5) and may come back lower than it was,
+   * as far as what reached disk. Its committed entries are re-verified from the start instead.
+   */
+  restarted(id: string): void {
+    const prev = this.#lastCommit.get(id);
+    if (prev !== undefined) this.#lastCommit.set(id, { clusterId: prev.clusterId, commit: 0 });
+    this.#leaderState.delete(id);
+  }
 
   /** Forget per-node history (after a reset, the node's term and commit legitimately restart). */
   forgetNode(id: string): void {
@@ -88,9 +101,15 @@ export class RaftInvariants {
     const from = prev?.clusterId === clusterId ? prev.commit + 1 : Math.max(log.snapshotIndex + 1, 1);
     for (let i = from; i <= log.commitIndex; i++) {
       const e = log.entry(i);
-      if (e === undefined) continue; // compacted
+      if (e === undefined) {
+        // Compacted into a snapshot: committed, content unknown here. Keep the indexes aligned.
+        if (i === history.length) history.push(unknownEntry);
+        continue;
+      }
       const sig = signature(e);
-      if (i < history.length) {
+      if (i < history.length && history[i] === unknownEntry) {
+        history[i] = sig;
+      } else if (i < history.length) {
         if (history[i] !== sig) {
           throw new InvariantViolation(
             `${id}: state-machine safety: committed ${sig} at index ${i} in cluster ${clusterId}, others committed ${history[i]}`,
@@ -135,6 +154,10 @@ export class RaftInvariants {
     const history = this.#committed.get(core.clusterId) ?? [''];
     let checked = state?.term === core.term ? state.checked : 0;
     for (let i = Math.max(checked + 1, log.snapshotIndex + 1); i < history.length; i++) {
+      if (history[i] === unknownEntry) {
+        checked = i;
+        continue;
+      }
       if (Number.parseInt(history[i]!, 10) >= core.term) break;
       const e = log.entry(i);
       if (e === undefined || signature(e) !== history[i]) {
@@ -186,7 +209,7 @@ export class RaftInvariants {
     }
     const sig = this.#committed.get(core.clusterId)?.[index];
     const entry = core.log.entry(index);
-    if (sig !== undefined && entry !== undefined && sig !== signature(entry)) {
+    if (sig !== undefined && sig !== unknownEntry && entry !== undefined && sig !== signature(entry)) {
       throw new InvariantViolation(`${id}: applied ${signature(entry)} at ${index}, committed was ${sig}`);
     }
     this.#lastApplied.set(id, index);

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { Random } from '../core/random.ts';
 import type { RaftNode } from '../raft/node.ts';
 import { hasCode } from '../core/errors.ts';
+import { FileStorage } from '../storage/file-storage.ts';
+import { SimDisk } from '../storage/sim-disk.ts';
 import { HistoryRecorder } from './history.ts';
 import { checkLinearizable } from './linearizability.ts';
 import { kvModel, type KvInput, type KvOutput } from './models/kv.ts';
@@ -25,7 +27,27 @@ interface Ack {
 export async function randomRaftSchedule(seed: number): Promise<void> {
   const rng = new Random(seed ^ 0x5eed);
   const size = rng.pick([3, 3, 5, 5, 7]);
+  // Half the runs keep each node's log in the real write-ahead log on a simulated disk that loses
+  // unsynced writes (and tears the last one) whenever the node crashes.
+  const useDisk = rng.chance(0.5);
+  const disks = new Map<string, SimDisk>();
+  const diskOf = (id: string): SimDisk => {
+    let disk = disks.get(id);
+    if (disk === undefined) {
+      disk = new SimDisk({ random: rng.fork() });
+      disks.set(id, disk);
+    }
+    return disk;
+  };
   const sim = new RaftSimulation({
+    ...(useDisk
+      ? {
+          storage: (id: string) => new FileStorage(`/data/${id}`, { nodeId: id, disk: diskOf(id).view() }),
+          onCrash: (id: string) => {
+            diskOf(id).crash({ tear: rng.chance(0.5) });
+          },
+        }
+      : {}),
     seed,
     faults: {
       minDelayMs: 1,
@@ -62,6 +84,8 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
   let soloDone = false;
 
   const live = (): RaftNode[] => sim.liveNodes();
+  /** Nodes that are down (crashed, or stopped by their disk) and not lost for good. */
+  const downIds = (): string[] => sim.ids.filter((id) => sim.isDown(id) && !gone.has(id));
   const ignore = (): void => undefined;
 
   const steps = 25;
@@ -116,10 +140,14 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
       const victim = rng.pick(nodes).id;
       sim.crash(victim);
       crashed.add(victim);
-    } else if (roll < 62 && crashed.size > 0) {
-      const back = rng.pick([...crashed]);
+    } else if (roll < 62 && downIds().length > 0) {
+      const back = rng.pick(downIds());
       crashed.delete(back);
       sim.restart(back);
+    } else if (roll < 65 && useDisk && nodes.length > 0) {
+      // The node's disk dies within its next few operations: a crash at a write boundary.
+      const disk = diskOf(rng.pick(nodes).id);
+      disk.crashAfterOps = disk.opCount + rng.int(6);
     } else if (roll < 70) {
       const all = sim.ids;
       const side = all.filter(() => rng.chance(0.5));
@@ -142,7 +170,7 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
       const leader = sim.leader();
       if (leader !== undefined) {
         const id = `n${nextNodeId++}`;
-        sim.addNode(id);
+        sim.startNode(id);
         leader.attachNodes({ [id]: addressOf(id) }).catch(ignore);
       }
     } else if (roll < 96) {
@@ -163,9 +191,10 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
         }
       }
       sim.network.heal();
+      if (useDisk) diskOf(survivor.id).crashAfterOps = null; // the survivor must survive the disaster
       await sim.settle(survivor.solo(), 5_000);
       const fresh = `n${nextNodeId++}`;
-      sim.addNode(fresh);
+      sim.startNode(fresh);
       survivor.attachNodes({ [fresh]: addressOf(fresh) }).catch(ignore);
     } else {
       // Reset a node that has left its cluster — as an operator should: only once that cluster has
@@ -180,7 +209,7 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
           Object.keys(leader.core.config.outgoing).length === 0 &&
           !isIn(leader.core.config, node.id);
         if (!isIn(s.config, node.id) && s.lastIndex > 0 && s.role !== 'leader' && movedOn) {
-          await sim.reset(node.id);
+          await sim.reset(node.id).catch(() => undefined); // its disk may fail it mid-reset
           break;
         }
       }
@@ -191,7 +220,8 @@ export async function randomRaftSchedule(seed: number): Promise<void> {
   // Heal everything and let the cluster settle.
   sim.network.heal();
   sim.network.setDefaultFaults({ lossRate: 0, duplicateRate: 0 });
-  for (const id of crashed) sim.restart(id);
+  for (const disk of disks.values()) disk.crashAfterOps = null; // no more faults from here on
+  for (const id of downIds()) sim.restart(id);
   await sim.runFor(3_000);
   sim.checkLogMatching();
   // A leader that removed itself is still handing over; wait for one that is a member.

@@ -34,8 +34,14 @@ export interface RaftSimulationOptions {
   readonly nodeOptions?: Partial<Omit<RaftNodeOptions, 'id' | 'address' | 'transport' | 'storage' | 'clock'>>;
   /** Check invariants after every event (default true). */
   readonly checkInvariants?: boolean;
-  /** Storage for a node; default a MemoryStorage kept across restarts. */
-  readonly storage?: (id: NodeId) => RaftStorage;
+  /**
+   * Storage for each start of a node (`incarnation` 0 is the first): it must sit on the same
+   * durable medium every time (e.g. a new view of the node's SimDisk). Default: one
+   * MemoryStorage per node, kept across restarts.
+   */
+  readonly storage?: (id: NodeId, incarnation: number) => RaftStorage;
+  /** Called when a node crashes (e.g. to crash its simulated disk). */
+  readonly onCrash?: (id: NodeId) => void;
 }
 
 /** A state machine for a simulated node: processors, optional snapshots, and its state to inspect. */
@@ -86,7 +92,12 @@ export function kvMachine(): SimMachine & { state: { data: Map<string, unknown>;
 
 interface SimNode {
   readonly id: NodeId;
-  readonly storage: RaftStorage;
+  storage: RaftStorage;
+  incarnation: number;
+  /** A start whose storage is still loading. */
+  loading: boolean;
+  /** Bumped by every crash, so a load that finishes after the crash is discarded. */
+  startToken: number;
   node: RaftNode | null;
   machine: SimMachine | null;
   /** The initial cluster it was started with: a restart passes it again, as a process would. */
@@ -140,25 +151,49 @@ export class RaftSimulation {
   /** Create `ids` as the initial voters of a new cluster. */
   bootstrap(ids: readonly NodeId[]): void {
     const peers = Object.fromEntries(ids.map((id) => [id, addressOf(id)]));
-    for (const id of ids) this.addNode(id, peers);
+    for (const id of ids) this.startNode(id, peers);
   }
 
-  /** Start a node (optionally bootstrapping with `peers`); a node without peers waits to be attached. */
+  /**
+   * Start a node (optionally bootstrapping with `peers`); a node without peers waits to be
+   * attached. Needs storage that loads synchronously (the default); see {@link startNode}.
+   */
   addNode(id: NodeId, peers?: Readonly<Record<NodeId, string>>): RaftNode {
+    const node = this.#add(id, peers);
+    if (node === undefined) throw new Error(`addNode(${id}): storage loads asynchronously; use startNode`);
+    return node;
+  }
+
+  /** Start a node with any storage; it appears in `node(id)` once its storage has loaded. */
+  startNode(id: NodeId, peers?: Readonly<Record<NodeId, string>>): void {
+    this.#add(id, peers);
+  }
+
+  #add(id: NodeId, peers: Readonly<Record<NodeId, string>> | undefined): RaftNode | undefined {
     if (this.#nodes.has(id)) throw new Error(`node ${id} already exists`);
-    const storage = this.#options.storage?.(id) ?? new MemoryStorage();
-    const sim: SimNode = { id, storage, node: null, machine: null, applied: [], peers };
+    const storage = this.#options.storage?.(id, 0) ?? new MemoryStorage();
+    const sim: SimNode = {
+      id,
+      storage,
+      incarnation: 0,
+      loading: false,
+      startToken: 0,
+      node: null,
+      machine: null,
+      applied: [],
+      peers,
+    };
     this.#nodes.set(id, sim);
     return this.#start(sim);
   }
 
-  #start(sim: SimNode): RaftNode {
+  #start(sim: SimNode): RaftNode | undefined {
     const peers = sim.peers;
     const custom = this.#options.processors?.(sim.id);
     const machine: SimMachine =
       custom !== undefined ? { processors: custom } : (this.#options.machine?.(sim.id) ?? kvMachine());
     sim.machine = machine;
-    const node = RaftNode.createSync({
+    const options = {
       tickIntervalMs: 10,
       requestTimeoutMs: 2_000,
       ...this.#options.nodeOptions,
@@ -171,8 +206,30 @@ export class RaftSimulation {
       storage: sim.storage,
       clock: this.clock,
       random: this.random.fork(),
-      defer: (fn) => this.clock.setTimeout(fn, 0),
-    });
+      defer: (fn: () => void) => this.clock.setTimeout(fn, 0),
+    };
+    const token = sim.startToken;
+    const loaded = sim.storage.load();
+    this.network.restore(sim.id);
+    if (!(loaded instanceof Promise)) return this.#attach(sim, RaftNode.createRecovered(options, loaded));
+    // Storage that loads asynchronously (files on a SimDisk): the node appears once it has loaded.
+    sim.loading = true;
+    loaded.then(
+      (recovered) => {
+        if (sim.startToken !== token) return; // crashed while loading
+        sim.loading = false;
+        this.#attach(sim, RaftNode.createRecovered(options, recovered));
+      },
+      (error: unknown) => {
+        if (sim.startToken !== token) return; // the crash made the load fail; expected
+        this.#failure ??= error;
+      },
+    );
+    return undefined;
+  }
+
+  #attach(sim: SimNode, node: RaftNode): RaftNode {
+    if (sim.incarnation > 0) this.invariants.restarted(sim.id);
     sim.node = node;
     sim.applied = [];
     this.invariants.resetApplied(sim.id);
@@ -184,26 +241,49 @@ export class RaftSimulation {
     };
     node.on('applied', onApplied);
     node.on('apply-error', onApplied);
-    this.network.restore(sim.id);
+    // A node whose storage failed (a simulated disk crash) stops itself: that is a crash.
+    node.on('error', (error) => {
+      if (process.env['SKEIN_DEBUG'] !== undefined)
+        console.log(`${sim.id} stopped at ${this.clock.now()}:`, String(error));
+      this.clock.setTimeout(() => {
+        if (sim.node === node) this.crash(sim.id);
+      }, 0);
+    });
     return node;
   }
 
   /** Crash a node: it stops at once, loses in-flight messages, keeps only what storage holds. */
   crash(id: NodeId): void {
     const sim = this.#get(id);
-    if (sim.node === null) return;
+    if (sim.node === null && !sim.loading) return;
     this.network.isolate(id);
+    sim.loading = false; // a start still loading its storage dies with the process
+    sim.startToken++;
     const node = sim.node;
     sim.node = null;
-    node.removeAllListeners();
-    node.stop().catch(() => undefined);
+    if (node !== null) {
+      node.removeAllListeners();
+      node.stop().catch(() => undefined);
+    }
+    this.#options.onCrash?.(id);
   }
 
-  /** Restart a crashed node from its storage. */
-  restart(id: NodeId): RaftNode {
+  /**
+   * Restart a crashed node from its storage. Returns the node at once when storage loads
+   * synchronously; otherwise it appears (see `node(id)`) once its storage has loaded.
+   */
+  restart(id: NodeId): RaftNode | undefined {
     const sim = this.#get(id);
-    if (sim.node !== null) throw new Error(`node ${id} is running`);
+    if (sim.node !== null || sim.loading) throw new Error(`node ${id} is running`);
+    sim.incarnation++;
+    if (this.#options.storage !== undefined) sim.storage = this.#options.storage(id, sim.incarnation);
     return this.#start(sim);
+  }
+
+  /** True when `id` is neither running nor starting (crashed, or its storage failed). */
+  isDown(id: NodeId): boolean {
+    const sim = this.#get(id);
+    return sim.node === null && !sim.loading;
   }
 
   /** Reset a detached node (its term and commit index restart, so the invariants forget it). */
@@ -270,7 +350,7 @@ export class RaftSimulation {
     for (;;) {
       this.#throwIfFailed();
       const due = this.clock.nextDueMs();
-      if (due === undefined || due > target) break;
+      if ((due === undefined || due > target) && !(await this.#flushUntilDue(target))) break;
       this.clock.step();
       this.#afterEvent();
       if (this.#events % eventsPerFlush === 0) await flushMicrotasks();
@@ -286,7 +366,7 @@ export class RaftSimulation {
     while (!predicate()) {
       if (this.clock.now() >= deadline) return false;
       const due = this.clock.nextDueMs();
-      if (due === undefined || due > deadline) {
+      if ((due === undefined || due > deadline) && !(await this.#flushUntilDue(deadline))) {
         this.clock.advance(deadline - this.clock.now());
         return predicate();
       }
@@ -323,6 +403,19 @@ export class RaftSimulation {
   /** Run the log-matching check now (it is O(nodes² × log), so it is not run after every event). */
   checkLogMatching(): void {
     this.invariants.checkLogMatching(this.cores());
+  }
+
+  /**
+   * No timer is due: let pending promise chains (storage loads on a microtask-driven disk, API
+   * continuations) run until one of them schedules an event before `limit`, or they go quiet.
+   */
+  async #flushUntilDue(limit: number): Promise<boolean> {
+    for (let round = 0; round < 200; round++) {
+      await flushMicrotasks();
+      const due = this.clock.nextDueMs();
+      if (due !== undefined && due <= limit) return true;
+    }
+    return false;
   }
 
   #afterEvent(): void {
