@@ -25,8 +25,17 @@ const { values } = parseArgs({
     clients: { type: 'string', default: String(ChaosDefaults.clients) },
     keys: { type: 'string', default: String(ChaosDefaults.registerKeys) },
     'log-level': { type: 'string', default: ChaosDefaults.logLevel },
+    help: { type: 'boolean', default: false },
   },
 });
+if (values.help) {
+  console.log(
+    'usage: npm run chaos -- [--nodes N] [--kills N] [--duration-s S] [--seed N]\n' +
+      '         [--restart durable|replace|amnesia] [--whole-cluster] [--clients N] [--keys N] [--log-level L]\n' +
+      'see docs/chaos.md',
+  );
+  process.exit(0);
+}
 
 const int = (name: string, value: string | undefined, min: number, max: number): number => {
   const n = Number(value);
