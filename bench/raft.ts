@@ -23,6 +23,7 @@
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { ProcessCluster } from '../src/cli/process-cluster.ts';
 import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
 import { pumpCores, type CoreResult } from './lib/core-pump.ts';
@@ -39,6 +40,7 @@ const { values } = parseArgs({
     'payload-bytes': { type: 'string', default: '256' },
     delivery: { type: 'string', default: 'immediate' },
     'cpu-prof': { type: 'boolean', default: false },
+    durable: { type: 'boolean', default: false },
     'cpu-prof-dir': { type: 'string', default: join(tmpdir(), 'skein-raft-profiles') },
   },
 });
@@ -118,8 +120,13 @@ function coreOnly(batch: number): void {
   );
 }
 
-async function overTcp(outstanding: number): Promise<void> {
+/** Median commits/s and p50 per (storage, outstanding), for the durable/in-memory ratios. */
+const tcpFigures = new Map<string, { commitsPerSec: number; p50Ms: number }>();
+
+async function overTcp(outstanding: number, durable = false): Promise<void> {
+  const dataRoot = durable ? mkdtempSync(join(tmpdir(), 'skein-bench-raft-')) : null;
   const cluster = await ProcessCluster.start({
+    ...(dataRoot === null ? {} : { dataDirOf: (id: string) => join(dataRoot, id) }),
     ids: ['a', 'b', 'c'],
     tickMs: 50,
     electionTicks: 20,
@@ -144,7 +151,11 @@ async function overTcp(outstanding: number): Promise<void> {
     }
     const after = await cluster.status(leaderId);
     const cpuAfter = await cpuOf();
-    report('tcp', outstanding, results);
+    report(durable ? 'tcp+disk' : 'tcp', outstanding, results);
+    tcpFigures.set(`${durable}/${outstanding}`, {
+      commitsPerSec: median(results.map((r) => r.commitsPerSec)),
+      p50Ms: median(results.map((r) => r.p50Ms)),
+    });
     const commits = after.kv.applied - before.kv.applied;
     const sent = after.transport.msgsSent - before.transport.msgsSent;
     const writes = after.transport.socketWrites - before.transport.socketWrites;
@@ -167,6 +178,7 @@ async function overTcp(outstanding: number): Promise<void> {
     await Promise.all(
       [...cluster.members.values()].map((m) => m.kill(values['cpu-prof'] ? 'SIGTERM' : 'SIGKILL')),
     );
+    if (dataRoot !== null) rmSync(dataRoot, { recursive: true, force: true });
   }
 }
 
@@ -188,4 +200,17 @@ for (const outstanding of levels) {
 }
 for (const outstanding of levels) {
   if (values.mode === 'all' || values.mode === 'tcp') await overTcp(outstanding);
+}
+if (values.durable) {
+  console.log('tcp+disk: the same 3 processes with --data-dir (FileStorage, one fdatasync per batch).');
+  for (const outstanding of levels) await overTcp(outstanding, true);
+  for (const outstanding of levels) {
+    const mem = tcpFigures.get(`false/${outstanding}`);
+    const disk = tcpFigures.get(`true/${outstanding}`);
+    if (mem === undefined || disk === undefined) continue;
+    console.log(
+      `durable/in-memory outstanding=${outstanding}: throughput ${(disk.commitsPerSec / mem.commitsPerSec).toFixed(2)}×, ` +
+        `p50 ${disk.p50Ms.toFixed(3)} ms vs ${mem.p50Ms.toFixed(3)} ms (+${(disk.p50Ms - mem.p50Ms).toFixed(3)} ms)`,
+    );
+  }
 }

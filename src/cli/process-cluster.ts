@@ -27,6 +27,8 @@ export interface ProcessClusterOptions {
   readonly logLevel?: string;
   /** Extra node flags per member (e.g. `--cpu-prof`). */
   readonly nodeArgs?: (id: string) => readonly string[];
+  /** A data directory per member (FileStorage, fsync on); absent: in memory. */
+  readonly dataDirOf?: (id: string) => string;
 }
 
 export const DEFAULT_TEST_SECRET = 'skein-process-cluster-secret-0123456789';
@@ -57,6 +59,7 @@ export class ProcessCluster {
         ],
         ...['--request-timeout-ms', String(options.requestTimeoutMs ?? 5000)],
         ...['--log-level', options.logLevel ?? 'info'],
+        ...(options.dataDirOf === undefined ? [] : ['--data-dir', options.dataDirOf(id)]),
       ];
       const env = { SKEIN_CLUSTER_SECRET: options.secretOf?.(id) ?? DEFAULT_TEST_SECRET };
       members.set(id, spawnMember({ args, env, nodeArgs: options.nodeArgs?.(id) ?? [] }));
