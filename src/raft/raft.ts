@@ -47,6 +47,8 @@ export interface Ready {
   readonly truncateFrom: number | null;
   /** Entries to make durable. */
   readonly entries: readonly Entry[];
+  /** False when only the commit index changed: no fsync is needed before going on (as etcd's MustSync). */
+  readonly mustSync: boolean;
   /** Messages that may be sent at once, in parallel with persisting (leader appends, heartbeats). */
   readonly messagesNow: readonly RaftMessage[];
   /** Messages to send only after `hardState` and `entries` are durable. */
@@ -1045,11 +1047,21 @@ export class RaftCore {
   /** Collect the pending work. Call `advance(ready)` once it has been carried out. */
   ready(): Ready {
     this.#propagateCommit();
+    const persisted = this.#persistedHardState;
+    const entries = this.log.unstableEntries();
+    const mustSync =
+      this.#resetPending ||
+      entries.length > 0 ||
+      this.log.truncatedFrom !== null ||
+      persisted.term !== this.#term ||
+      persisted.vote !== this.#vote ||
+      persisted.clusterId !== this.#clusterId;
     const ready: Ready = {
       reset: this.#resetPending,
+      mustSync,
       hardState: this.#hardStateChanged() || this.#resetPending ? this.#hardState() : null,
       truncateFrom: this.log.truncatedFrom,
-      entries: this.log.unstableEntries(),
+      entries,
       messagesNow: this.#messagesNow,
       messagesAfterPersist: this.#messagesAfterPersist,
       committedEntries: this.log.entriesToApply(this.#opts.maxApplyEntries),

@@ -72,6 +72,8 @@ export class FileStorage implements RaftStorage {
   #current: DiskFile | null = null;
   /** True when the current segment may hold bytes past its last batch (a failed write). */
   #dirtyTail = false;
+  /** The current segment has bytes written without an fsync (a commit-index-only batch). */
+  #unsynced = false;
   #hardState: HardState = emptyHardState;
   #epoch = 0;
   #snapshot: StoredSnapshot | null = null;
@@ -312,9 +314,15 @@ export class FileStorage implements RaftStorage {
         if (rotate) await file.datasync();
         this.#dirtyTail = false;
       }
+      // Only the last segment may end torn: unsynced writes are made durable before moving on.
+      if (rotate && this.#unsynced) await file.datasync();
       if (rotate) file = await this.#disk.open(target.path, 'create');
       await file.write(buffer, rotate ? 0 : last.sizeBytes);
-      await file.datasync();
+      // A commit-index-only batch needs no fsync (Raft's commit index is volatile); the next
+      // synced write covers it.
+      const sync = batch.mustSync !== false || rotate;
+      if (sync) await file.datasync();
+      this.#unsynced = !sync;
       if (rotate) await this.#disk.fsyncDir(this.#dir);
     } catch (error) {
       if (rotate && file !== this.#current) await this.#abandonSegment(file, target.path);

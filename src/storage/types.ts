@@ -29,6 +29,11 @@ export interface PersistBatch {
   /** Delete entries with index ≥ this before appending. */
   readonly truncateFrom: number | null;
   readonly entries: readonly Entry[];
+  /**
+   * False when the batch changes only the commit index, which Raft treats as volatile: storage
+   * may write it without an fsync (a later synced write covers it). Absent means true.
+   */
+  readonly mustSync?: boolean;
 }
 
 /** A snapshot being read: its metadata and its data as a stream of chunks. */
