@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { C1, Packr } from 'msgpackr';
 import { CoreErrorCode, SkeinError } from './errors.ts';
 
 /**
@@ -14,8 +14,9 @@ export function encode(value: unknown): Buffer {
 
 /** Decode one msgpack value. Malformed input raises SKEIN_DECODE_FAILED, never anything else. */
 export function decode(bytes: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return packr.unpack(bytes);
+    value = packr.unpack(bytes);
   } catch (cause) {
     throw new SkeinError(
       CoreErrorCode.DecodeFailed,
@@ -25,4 +26,10 @@ export function decode(bytes: Uint8Array): unknown {
       },
     );
   }
+  // 0xC1 is reserved ("never used") in msgpack; msgpackr hands back a sentinel for it. Nested
+  // occurrences land where a string or number is expected and fail each boundary's shape check.
+  if (value === C1) {
+    throw new SkeinError(CoreErrorCode.DecodeFailed, 'the reserved msgpack byte 0xC1 is not a value');
+  }
+  return value;
 }

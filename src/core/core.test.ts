@@ -74,6 +74,10 @@ test('codec round-trips values and reports garbage with a stable code', () => {
     () => decode(new Uint8Array([0x92, 0x01])),
     (e: unknown) => hasCode(e, CoreErrorCode.DecodeFailed),
   );
+  assert.throws(
+    () => decode(new Uint8Array([0xc1])),
+    (e: unknown) => hasCode(e, CoreErrorCode.DecodeFailed),
+  );
   const e = new SkeinError('SKEIN_X', 'msg', { details: { a: 1 } });
   assert.deepEqual(e.toJSON(), { code: 'SKEIN_X', message: 'msg', details: { a: 1 } });
 });
