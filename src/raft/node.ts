@@ -570,16 +570,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         const error = this.#core.transferLeadership(op.target);
         if (error !== null) throw error;
         this.#scheduleDrive();
-        await this.#waitUntil(
-          () => this.#core.leaderId === op.target || this.#leaderKnownElsewhere(op.target),
-        );
+        await this.#waitUntil(() => this.#core.leaderId === op.target);
         return;
       }
     }
-  }
-
-  #leaderKnownElsewhere(target: NodeId): boolean {
-    return this.#core.leaderId === target;
   }
 
   /** Propose a joint-consensus change and wait until it (and the automatic leave-joint) applied. */

@@ -106,17 +106,9 @@ interface SimNode {
   applied: AppliedCommand[];
 }
 
-/** A simple replicated register map used when no processors are given: set/get by key. */
-export function defaultProcessors(): Record<string, Processor> {
-  const data = new Map<string, unknown>();
-  return {
-    set: (p) => {
-      const { key, value } = p as { key: string; value: unknown };
-      data.set(key, value);
-      return value;
-    },
-    get: (p) => data.get((p as { key: string }).key),
-  };
+/** The key-value processors of {@link kvMachine} alone (set/get/cas), without snapshots. */
+export function defaultProcessors(): Readonly<Record<string, Processor>> {
+  return kvMachine().processors;
 }
 
 /**
