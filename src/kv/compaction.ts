@@ -1,0 +1,29 @@
+import { SortedKeys } from './sorted-keys.ts';
+import { indexAt, type KvState } from './state.ts';
+
+/**
+ * Forget history before `revision` (already checked: compactRevision < revision ≤ revision of the
+ * store). As etcd's keyIndex.compact: every key keeps its latest version at or below `revision`
+ * unless that version is a tombstone, plus everything after; a key left with no versions is gone.
+ * O(keys): compaction is rare, and etcd walks its whole key index too.
+ */
+export function compact(state: KvState, revision: number): void {
+  let removed = false;
+  for (const [key, versions] of state.keys) {
+    if (versions[0]!.modRevision > revision) continue;
+    const i = indexAt(versions, revision);
+    const drop = versions[i]!.version === 0 ? i + 1 : i;
+    if (drop === 0) continue;
+    if (drop === versions.length) {
+      state.keys.delete(key);
+      removed = true;
+    } else {
+      versions.splice(0, drop);
+    }
+  }
+  if (removed) state.order = SortedKeys.fromSorted([...state.order].filter((key) => state.keys.has(key)));
+  let firstKept = 0;
+  while (firstKept < state.log.length && state.log[firstKept]!.modRevision <= revision) firstKept++;
+  if (firstKept > 0) state.log = state.log.slice(firstKept);
+  state.compactRevision = revision;
+}
