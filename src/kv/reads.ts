@@ -84,17 +84,19 @@ export function eventsSince(
     selector.prefix !== true && selector.rangeEnd === undefined
       ? (state.keys.get(selector.key) ?? [])
       : state.log;
-  let i = firstAtOrAfter(source, start);
-  let boundary = 0;
-  for (; i < source.length; i++) {
+  const selectAll = source !== state.log;
+  let full = false;
+  for (let i = firstAtOrAfter(source, start); i < source.length; i++) {
     const kv = source[i]!;
-    if (boundary !== 0 && kv.modRevision !== boundary) break;
-    if (source !== state.log || selects(selector, kv.key)) {
-      events.push(toEvent(state, kv, withPrevKv));
-      if (boundary === 0 && events.length >= maxEvents) boundary = kv.modRevision;
+    if (!selectAll && !selects(selector, kv.key)) continue;
+    // Past the limit, the next selected write ends the batch: everything before it is covered.
+    if (full && kv.modRevision !== events[events.length - 1]!.kv.modRevision) {
+      return { events, throughRevision: kv.modRevision - 1 };
     }
+    events.push(toEvent(state, kv, withPrevKv));
+    full = events.length >= maxEvents;
   }
-  return { events, throughRevision: boundary !== 0 && i < source.length ? boundary : state.revision };
+  return { events, throughRevision: state.revision };
 }
 
 /** The watch event for a write, with the previous live version when asked and history has it. */

@@ -107,7 +107,9 @@ describe('range', () => {
     const all = store.range({ key: '', prefix: true, limit: 6 });
     assert.equal(all.more, false);
     const ko = store.range({ key: 'a', keysOnly: true });
-    assert.deepEqual(ko.kvs, [{ key: 'a', value: '', createRevision: 2, modRevision: 2, version: 1, lease: 0 }]);
+    assert.deepEqual(ko.kvs, [
+      { key: 'a', value: '', createRevision: 2, modRevision: 2, version: 1, lease: 0 },
+    ]);
     const co = store.range({ key: '', prefix: true, countOnly: true, limit: 1 });
     assert.deepEqual([co.kvs.length, co.count, co.more], [0, 6, false]);
   });

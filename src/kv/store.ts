@@ -130,10 +130,10 @@ export class KvStore implements SnapshotStateMachine {
 
   /**
    * Events with modRevision in [fromRevision, revision] whose key is selected, in revision order
-   * (a txn's in the order it wrote them), stopping at a revision boundary once `maxEvents` is
-   * reached; `throughRevision` is the last revision fully covered. fromRevision ≤ 0 means "all
-   * history still kept". Throws SKEIN_COMPACTED (details.compactRevision) when 0 < fromRevision ≤
-   * compactRevision.
+   * (a txn's in the order it wrote them). Once `maxEvents` are gathered it finishes the current
+   * revision and stops; `throughRevision` is the last revision fully covered (just before the next
+   * selected event, or the store's revision). fromRevision ≤ 0 means "all history still kept".
+   * Throws SKEIN_COMPACTED (details.compactRevision) when 0 < fromRevision ≤ compactRevision.
    */
   eventsSince(
     selector: KeySelector,
