@@ -277,13 +277,20 @@ export class SnapshotReceiver {
       this.#reply(chunk, t.received, false, false);
       return;
     }
-    if (chunk.data.byteLength > 0 && !t.queue.push(chunk.data)) {
+    const received = t.received + chunk.data.byteLength;
+    // Acknowledged once storage takes it (see ChunkQueue): the sender's window is our buffer.
+    const ack = chunk.done
+      ? undefined
+      : () => {
+          this.#reply(chunk, received, true, false);
+        };
+    if (chunk.data.byteLength > 0 && !t.queue.push(chunk.data, ack)) {
       this.#reply(chunk, t.received, false, false);
       return;
     }
-    t.received += chunk.data.byteLength;
+    t.received = received;
     if (!chunk.done) {
-      this.#reply(chunk, t.received, true, false);
+      if (chunk.data.byteLength === 0) ack?.();
       return;
     }
     if (!this.#isAhead(t.meta)) {

@@ -1,14 +1,15 @@
 import { decode, encode } from '../core/codec.ts';
-import type { DiskIO, DiskReader } from './disk.ts';
+import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
 import { corruptError, StorageErrorCode } from './errors.ts';
 import { SkeinError } from '../core/errors.ts';
-import { encodeRecord, readRecord, recordHeaderBytes, RecordType, type ReadRecord } from './wal-record.ts';
+import { readRecord, recordHeaderBytes, RecordType, writeRecord, type ReadRecord } from './wal-record.ts';
 import type { SnapshotMeta } from './types.ts';
 
 /**
  * A snapshot file is a sequence of records: SnapshotMeta `{ meta, epoch }`, any number of
- * SnapshotChunk records holding the data, and a fixed-size SnapshotEnd (u32 chunk count, f64
- * total bytes). Every chunk carries its own CRC, so a reader verifies the data as it streams it.
+ * SnapshotData records holding the data (SnapshotChunk in files of older versions), and a
+ * fixed-size SnapshotEnd (u32 chunk count, f64 total bytes). Every chunk carries its own CRC, so
+ * a reader verifies the data as it streams it.
  */
 export interface StoredSnapshot {
   readonly meta: SnapshotMeta;
@@ -18,6 +19,13 @@ export interface StoredSnapshot {
 
 const endPayloadBytes = 12;
 const endRecordBytes = recordHeaderBytes + endPayloadBytes;
+
+/**
+ * Bytes gathered before one write to the snapshot file. Two such buffers alternate, so that one
+ * is written while the next fills: large sequential writes, few system calls, and the network
+ * keeps delivering chunks while the disk works. Bounded: at most two buffers per save.
+ */
+export const snapshotWriteBufferBytes = 8 * 1024 * 1024;
 
 /**
  * Stream `chunks` into `path` (created or emptied), in records of at most `maxChunkBytes`, then
@@ -31,19 +39,19 @@ export async function writeSnapshotFile(
   maxChunkBytes: number,
 ): Promise<number> {
   const file = await disk.open(path, 'create');
+  const out = new DoubleBufferedWriter(
+    file,
+    Math.max(snapshotWriteBufferBytes, recordHeaderBytes + maxChunkBytes),
+  );
   try {
-    let at = 0;
-    const put = async (record: Uint8Array): Promise<void> => {
-      await file.write(record, at);
-      at += record.byteLength;
-    };
-    await put(encodeRecord(RecordType.SnapshotMeta, encode(stored)));
+    out.put(RecordType.SnapshotMeta, encode(stored));
     let count = 0;
     let sizeBytes = 0;
     for await (const chunk of chunks) {
       for (let from = 0; from < chunk.byteLength; from += maxChunkBytes) {
         const part = chunk.subarray(from, from + maxChunkBytes);
-        await put(encodeRecord(RecordType.SnapshotChunk, part));
+        await out.room(recordHeaderBytes + part.byteLength);
+        out.put(RecordType.SnapshotData, part);
         count++;
         sizeBytes += part.byteLength;
       }
@@ -51,11 +59,66 @@ export async function writeSnapshotFile(
     const end = Buffer.alloc(endPayloadBytes);
     end.writeUInt32LE(count, 0);
     end.writeDoubleLE(sizeBytes, 4);
-    await put(encodeRecord(RecordType.SnapshotEnd, end));
+    await out.room(endRecordBytes);
+    out.put(RecordType.SnapshotEnd, end);
+    await out.flush();
     await file.datasync();
     return sizeBytes;
   } finally {
+    await out.settle().catch(() => undefined); // failed already: the first error is the one thrown
     await file.close();
+  }
+}
+
+/** Records gathered into one buffer while the other one is being written (at most one write in flight). */
+class DoubleBufferedWriter {
+  readonly #file: DiskFile;
+  #filling: Buffer;
+  #spare: Buffer;
+  #used = 0;
+  #at = 0;
+  #inFlight: Promise<void> | null = null;
+
+  constructor(file: DiskFile, bufferBytes: number) {
+    this.#file = file;
+    this.#filling = Buffer.allocUnsafe(bufferBytes);
+    this.#spare = Buffer.allocUnsafe(bufferBytes);
+  }
+
+  /** Make room for a record of `bytes` (a write of the full buffer may start). */
+  async room(bytes: number): Promise<void> {
+    if (this.#used + bytes > this.#filling.byteLength) await this.#swap();
+  }
+
+  /** Append a record; call `room` for it first (the first record of an empty buffer always fits). */
+  put(type: RecordType, payload: Uint8Array): void {
+    this.#used = writeRecord(this.#filling, this.#used, type, payload);
+  }
+
+  /** Write everything gathered and wait until every write completed. */
+  async flush(): Promise<void> {
+    await this.#swap();
+    await this.settle();
+  }
+
+  /** Wait for the write in flight, if any; its failure is thrown here. */
+  async settle(): Promise<void> {
+    const inFlight = this.#inFlight;
+    this.#inFlight = null;
+    await inFlight;
+  }
+
+  /** Start writing the filled buffer (after the previous write completed) and fill the other one. */
+  async #swap(): Promise<void> {
+    await this.settle();
+    if (this.#used === 0) return;
+    const full = this.#filling.subarray(0, this.#used);
+    const written = this.#file.write(full, this.#at);
+    written.catch(() => undefined); // awaited by the next swap, flush or settle
+    this.#inFlight = written;
+    this.#at += this.#used;
+    [this.#filling, this.#spare] = [this.#spare, this.#filling];
+    this.#used = 0;
   }
 }
 
@@ -95,15 +158,17 @@ export async function* readSnapshotChunks(
     let pendingBytes = 0;
     for (let i = 0; i < count; i++) {
       const record = await readRecordAt(reader, offset, path);
-      if (record.type !== RecordType.SnapshotChunk) throw corruptError(path, offset, 'expected a data chunk');
+      if (record.type !== RecordType.SnapshotData && record.type !== RecordType.SnapshotChunk)
+        throw corruptError(path, offset, 'expected a data chunk');
       offset = record.next;
       pending.push(record.payload);
       pendingBytes += record.payload.byteLength;
       while (pendingBytes >= chunkBytes) {
-        const joined = Buffer.concat(pending);
+        // Stored and requested chunk sizes usually match: hand the record's bytes out uncopied.
+        const joined = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
         yield joined.subarray(0, chunkBytes);
-        pending = [joined.subarray(chunkBytes)];
         pendingBytes -= chunkBytes;
+        pending = pendingBytes > 0 ? [joined.subarray(chunkBytes)] : [];
       }
     }
     if (pendingBytes > 0) yield Buffer.concat(pending);

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import { crc32c } from '../core/crc32c.ts';
 
 /**
@@ -7,8 +8,12 @@ import { crc32c } from '../core/crc32c.ts';
  * [len u32 LE][crc u32 LE][type u8][payload: len bytes]
  * ```
  *
- * `crc` is CRC-32C over the four `len` bytes, the type byte and the payload, so a flipped length
- * is caught as surely as a flipped payload byte.
+ * `crc` is computed over the four `len` bytes, the type byte and the payload, so a flipped length
+ * is caught as surely as a flipped payload byte. It is CRC-32C for every type but SnapshotData,
+ * whose bulk bytes use CRC-32 (IEEE) because Node computes that one natively (`zlib.crc32`,
+ * about 2 GB/s against 0.3 GB/s for CRC-32C in JavaScript): a snapshot of gigabytes is
+ * checksummed several times on its way to a new member. A type byte flipped between the two
+ * fails the check of either algorithm.
  */
 export const RecordType = {
   /** First record of every WAL segment: format, sequence, node id, epoch and hard state at its start. */
@@ -23,10 +28,12 @@ export const RecordType = {
   Commit: 5,
   /** First record of a snapshot file: msgpack `{ meta, epoch }`. */
   SnapshotMeta: 16,
-  /** Raw snapshot data. */
+  /** Raw snapshot data, CRC-32C (written by older versions; still read). */
   SnapshotChunk: 17,
   /** Last record of a snapshot file: u32 chunk count, f64 size in bytes. */
   SnapshotEnd: 18,
+  /** Raw snapshot data, checksummed with CRC-32 (IEEE) instead of CRC-32C. */
+  SnapshotData: 19,
   /** The IDENTITY file: msgpack `{ format, nodeId, clusterId }`. */
   Identity: 32,
 } as const;
@@ -39,17 +46,29 @@ export const recordHeaderBytes = 9;
 /** No record is ever larger than this, whatever the configuration: a longer length is damage. */
 export const maxRecordBytesCeiling = 256 * 1024 * 1024;
 
+/** The checksum of a record of type `type` whose len bytes are `len`, over `parts` (type byte, payload). */
+function recordCrc(type: number, len: Uint8Array, ...parts: Uint8Array[]): number {
+  const crc = type === RecordType.SnapshotData ? crc32 : crc32c;
+  let c = crc(len, 0);
+  for (const part of parts) c = crc(part, c);
+  return c;
+}
+
 /** Append the record for `payload` to `out` at `at`; returns the offset after it. */
 export function writeRecord(out: Buffer, at: number, type: RecordType, payload: Uint8Array): number {
+  out.set(payload, at + recordHeaderBytes);
+  writeRecordHeader(out, at, type, payload);
+  return at + recordHeaderBytes + payload.byteLength;
+}
+
+/**
+ * Write the 9-byte header of the record for `payload` at `at` of `out`, without copying the
+ * payload: for bulk data written next to its header (`writev`-style) rather than into `out`.
+ */
+export function writeRecordHeader(out: Buffer, at: number, type: RecordType, payload: Uint8Array): void {
   out.writeUInt32LE(payload.byteLength, at);
   out[at + 8] = type;
-  out.set(payload, at + recordHeaderBytes);
-  const crc = crc32c(
-    out.subarray(at + 8, at + recordHeaderBytes + payload.byteLength),
-    crc32c(out.subarray(at, at + 4)),
-  );
-  out.writeUInt32LE(crc, at + 4);
-  return at + recordHeaderBytes + payload.byteLength;
+  out.writeUInt32LE(recordCrc(type, out.subarray(at, at + 4), out.subarray(at + 8, at + 9), payload), at + 4);
 }
 
 /** One record as its own buffer. */
@@ -79,7 +98,7 @@ export function readRecord(bytes: Uint8Array, offset: number): ReadRecord | Reco
   const next = offset + recordHeaderBytes + len;
   if (next > bytes.byteLength) return 'short';
   const type = bytes[offset + 8]!;
-  const crc = crc32c(bytes.subarray(offset + 8, next), crc32c(bytes.subarray(offset, offset + 4)));
+  const crc = recordCrc(type, bytes.subarray(offset, offset + 4), bytes.subarray(offset + 8, next));
   if (crc !== view.getUint32(offset + 4, true)) return 'bad-checksum';
   if (!knownTypes.has(type)) return 'bad-type';
   return {

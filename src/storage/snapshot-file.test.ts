@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { encode } from '../core/codec.ts';
+import { hasCode } from '../core/errors.ts';
+import { Random } from '../core/random.ts';
+import { StorageErrorCode } from './errors.ts';
+import { SimDisk } from './sim-disk.ts';
+import {
+  readSnapshotChunks,
+  readSnapshotMeta,
+  snapshotWriteBufferBytes,
+  writeSnapshotFile,
+} from './snapshot-file.ts';
+import type { SnapshotMeta } from './types.ts';
+import { encodeRecord, readRecord, RecordType } from './wal-record.ts';
+
+const path = '/data/snapshot.snap';
+const config = { voters: { n1: 'a:1' }, outgoing: {}, learners: {}, removed: [] };
+const meta: SnapshotMeta = { index: 7, term: 2, config, clusterId: 'c1', sizeBytes: -1 };
+
+/** `bytes` of position-dependent data, so that a misplaced chunk would show. */
+function pattern(bytes: number): Uint8Array {
+  const data = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) data[i] = (i * 31 + (i >>> 10)) & 0xff;
+  return data;
+}
+
+async function* pieces(data: Uint8Array, sizes: readonly number[]): AsyncGenerator<Uint8Array> {
+  let at = 0;
+  for (let i = 0; at < data.byteLength; i++) {
+    const n = sizes[i % sizes.length]!;
+    yield await Promise.resolve(data.subarray(at, at + n));
+    at += n;
+  }
+}
+
+async function readAll(disk: SimDisk, chunkBytes: number): Promise<Buffer> {
+  const out: Uint8Array[] = [];
+  for await (const c of readSnapshotChunks(disk, path, meta, chunkBytes)) out.push(c);
+  return Buffer.concat(out);
+}
+
+test('a snapshot larger than both write buffers round-trips, whatever the piece and chunk sizes', async () => {
+  const disk = new SimDisk({ random: new Random(1) });
+  const data = pattern(2 * snapshotWriteBufferBytes + 123_457);
+  const chunkBytes = 1024 * 1024;
+  const size = await writeSnapshotFile(
+    disk,
+    path,
+    { meta, epoch: 0 },
+    pieces(data, [700_001, 3, 2_000_000]),
+    chunkBytes,
+  );
+  assert.equal(size, data.byteLength);
+  assert.equal((await readSnapshotMeta(disk, path))?.meta.sizeBytes, data.byteLength);
+  assert.ok(Buffer.from(data).equals(await readAll(disk, chunkBytes)));
+  assert.ok(Buffer.from(data).equals(await readAll(disk, 333_333)));
+});
+
+test('data records are CRC-32 (SnapshotData); a flipped bit or a retyped record is caught while streaming', async () => {
+  const disk = new SimDisk({ random: new Random(2) });
+  await writeSnapshotFile(disk, path, { meta, epoch: 0 }, pieces(pattern(5000), [5000]), 1000);
+  const bytes = disk.contents(path)!;
+  const first = readRecord(bytes, 0);
+  assert.ok(typeof first !== 'string');
+  const second = readRecord(bytes, first.next);
+  assert.ok(typeof second !== 'string' && second.type === RecordType.SnapshotData);
+  // The same bytes under the CRC-32C data type must fail their check, and vice versa.
+  const retyped = new SimDisk({ random: new Random(3) });
+  const copy = Uint8Array.from(bytes);
+  copy[first.next + 8] = RecordType.SnapshotChunk;
+  const file = await retyped.open(path, 'create');
+  await file.write(copy, 0);
+  await file.datasync();
+  for (const damaged of [retyped, disk]) {
+    if (damaged === disk) disk.flipBit(path, 2500);
+    await assert.rejects(readAll(damaged, 1000), (e: unknown) => hasCode(e, StorageErrorCode.Corrupt));
+  }
+});
+
+test('a snapshot file of an older version (CRC-32C SnapshotChunk records) is still read', async () => {
+  const disk = new SimDisk({ random: new Random(4) });
+  const data = pattern(2500);
+  const end = Buffer.alloc(12);
+  end.writeUInt32LE(3, 0);
+  end.writeDoubleLE(data.byteLength, 4);
+  const records = [
+    encodeRecord(RecordType.SnapshotMeta, encode({ meta, epoch: 0 })),
+    encodeRecord(RecordType.SnapshotChunk, data.subarray(0, 1000)),
+    encodeRecord(RecordType.SnapshotChunk, data.subarray(1000, 2000)),
+    encodeRecord(RecordType.SnapshotChunk, data.subarray(2000)),
+    encodeRecord(RecordType.SnapshotEnd, end),
+  ];
+  const file = await disk.open(path, 'create');
+  await file.write(Buffer.concat(records), 0);
+  await file.datasync();
+  assert.equal((await readSnapshotMeta(disk, path))?.meta.sizeBytes, 2500);
+  assert.ok(Buffer.from(data).equals(await readAll(disk, 1000)));
+});
