@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerClientCommands } from './client-commands.ts';
 import { registerRaftCommands } from './raft-node.ts';
+import { registerServerCommand } from './server-command.ts';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -11,6 +13,8 @@ export function buildCli(): Command {
   const program = new Command('skein')
     .description('coordination for clusters of Node.js processes')
     .version(packageJson.version);
+  registerServerCommand(program);
+  registerClientCommands(program);
   registerRaftCommands(program);
   return program;
 }

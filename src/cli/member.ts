@@ -1,9 +1,9 @@
 import type { Logger } from '../core/log.ts';
 import { RaftNode } from '../raft/node.ts';
-import type { NodeId } from '../raft/types.ts';
 import { createTcpTransport, type TcpTransport } from '../transport/index.ts';
 import { FileStorage } from '../storage/file-storage.ts';
 import { KvStateMachine } from './kv-state-machine.ts';
+import { transferAndStop } from '../server/graceful-leave.ts';
 import type { MemberConfig } from './raft-flags.ts';
 
 /** A running Raft member: the node, its TCP transport and its key-value state machine. */
@@ -71,51 +71,8 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
     2 * config.electionTicks * config.tickIntervalMs,
   );
   const shutdown = (reason: string, transferTimeoutMs = defaultTransferMs): Promise<void> => {
-    stopping ??= leave(node, logger, reason, transferTimeoutMs);
+    stopping ??= transferAndStop(node, logger, reason, transferTimeoutMs);
     return stopping;
   };
   return { node, transport, kv, address, shutdown };
-}
-
-async function leave(
-  node: RaftNode,
-  logger: Logger,
-  reason: string,
-  transferTimeoutMs: number,
-): Promise<void> {
-  logger.info({ reason }, 'shutting down');
-  const target = node.status().role === 'leader' ? bestTransferTarget(node) : null;
-  if (target !== null) {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`no new leader within ${transferTimeoutMs} ms`));
-      }, transferTimeoutMs);
-    });
-    try {
-      await Promise.race([node.transferLeadership(target), timeout]);
-      logger.info({ to: target }, 'leadership transferred');
-    } catch (error) {
-      logger.warn({ to: target, err: error }, 'leadership transfer failed; stopping anyway');
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-  await node.stop();
-  logger.info('stopped');
-}
-
-/** The voter (other than us) whose log matches ours furthest: it can take over soonest. */
-function bestTransferTarget(node: RaftNode): NodeId | null {
-  let best: NodeId | null = null;
-  let bestMatch = -1;
-  for (const id of Object.keys(node.status().config.voters)) {
-    if (id === node.id) continue;
-    const match = node.core.progressOf(id)?.match ?? -1;
-    if (match > bestMatch) {
-      best = id;
-      bestMatch = match;
-    }
-  }
-  return best;
 }

@@ -1,0 +1,282 @@
+import { SkeinError } from '../core/errors.ts';
+import type {
+  CompactResponse,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  KeyValue,
+  LeaseGrantResponse,
+  LeaseInfo,
+  LeaseKeepAliveResponse,
+  LeaseRevokeResponse,
+  MemberInfo,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  StatusResponse,
+  TxnRequest,
+  TxnResponse,
+  WatchRequest,
+} from '../kv/types.ts';
+import { Endpoints, NotSentError } from './http-endpoints.ts';
+import { HttpWatch } from './http-watch.ts';
+import type { CoordinationStore, ReadOptions, WatchCallbacks, WatchHandle } from './types.ts';
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** Client URLs of one or more members, e.g. `['http://127.0.0.1:8420']`. */
+  readonly endpoints: string | readonly string[];
+  /** Bearer token, when the server runs with --auth-token-file. */
+  readonly token?: string;
+  /** Per-request deadline, retries included. Default 10000. */
+  readonly requestTimeoutMs?: number;
+  /** Sockets per member. Default 16. */
+  readonly connectionsPerEndpoint?: number;
+  /** For https:// endpoints signed by a private CA. */
+  readonly tls?: { readonly ca?: string | Buffer };
+}
+
+/** Error codes after which the member did not apply the request (so any request may be retried). */
+const NOT_APPLIED = new Set(['SKEIN_STOPPED']);
+/** Error codes that mean "ask another member" for a request that is safe to repeat. */
+const TRY_ELSEWHERE = new Set([
+  'SKEIN_NO_LEADER',
+  'SKEIN_NOT_LEADER',
+  'SKEIN_UNAVAILABLE',
+  'SKEIN_STOPPED',
+  'SKEIN_TIMEOUT',
+  'SKEIN_NOT_MEMBER',
+  'SKEIN_LEADERSHIP_TRANSFER_IN_PROGRESS',
+]);
+
+/**
+ * Connect to a skein coordination cluster. The client sends requests to the leader when it
+ * knows it (one hop fewer for writes), fails over between endpoints, and retries only what is
+ * safe: reads, keepalives and watches always; writes only when the request provably never reached
+ * a member. A write that failed in flight rejects with SKEIN_UNAVAILABLE or SKEIN_TIMEOUT ("may or
+ * may not have been applied"), as with etcd: use a transaction to make it idempotent.
+ */
+export async function connect(options: ConnectOptions): Promise<SkeinClient> {
+  const client = new SkeinClient(options);
+  await client.refreshLeader();
+  return client;
+}
+
+/** A skein coordination client; implements {@link CoordinationStore}. */
+export class SkeinClient implements CoordinationStore {
+  readonly backend = 'skein' as const;
+  readonly #endpoints: Endpoints;
+  readonly #timeoutMs: number;
+  readonly #watches = new Set<HttpWatch>();
+  #refreshing: Promise<void> | null = null;
+
+  constructor(options: ConnectOptions) {
+    this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#endpoints = new Endpoints({
+      endpoints: typeof options.endpoints === 'string' ? [options.endpoints] : options.endpoints,
+      token: options.token,
+      connectionsPerEndpoint: options.connectionsPerEndpoint ?? 16,
+      requestTimeoutMs: this.#timeoutMs,
+      ...(options.tls !== undefined ? { tls: options.tls } : {}),
+    });
+  }
+
+  /** Where requests go first right now. */
+  get endpoint(): string {
+    return this.#endpoints.preferred;
+  }
+
+  async get(key: string, options: ReadOptions = {}): Promise<KeyValue | null> {
+    const answer = await this.range({ key }, options);
+    return answer.kvs[0] ?? null;
+  }
+
+  range(request: RangeRequest, options: ReadOptions = {}): Promise<RangeResponse> {
+    const body = options.serializable === true ? { ...request, serializable: true } : request;
+    return this.#call('/v1/kv/range', body, true) as Promise<RangeResponse>;
+  }
+
+  put(request: PutRequest): Promise<PutResponse> {
+    return this.#call('/v1/kv/put', request, false) as Promise<PutResponse>;
+  }
+
+  deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return this.#call('/v1/kv/delete', request, false) as Promise<DeleteRangeResponse>;
+  }
+
+  txn(request: TxnRequest): Promise<TxnResponse> {
+    const readOnly = [...request.success, ...request.failure].every((op) => 'range' in op);
+    return this.#call('/v1/kv/txn', request, readOnly) as Promise<TxnResponse>;
+  }
+
+  grantLease(ttlSeconds: number): Promise<LeaseGrantResponse> {
+    return this.#call('/v1/lease/grant', { ttlSeconds }, false) as Promise<LeaseGrantResponse>;
+  }
+
+  keepAliveOnce(id: number): Promise<LeaseKeepAliveResponse> {
+    return this.#call('/v1/lease/keepalive', { id }, true) as Promise<LeaseKeepAliveResponse>;
+  }
+
+  /** Revoking twice is harmless (the second gets SKEIN_LEASE_NOT_FOUND), so it is retried like a read. */
+  revokeLease(id: number): Promise<LeaseRevokeResponse> {
+    return this.#call('/v1/lease/revoke', { id }, true) as Promise<LeaseRevokeResponse>;
+  }
+
+  async leaseTimeToLive(id: number): Promise<LeaseInfo | null> {
+    try {
+      return (await this.#call('/v1/lease/timetolive', { id, keys: true }, true)) as LeaseInfo;
+    } catch (error) {
+      if (error instanceof SkeinError && error.code === 'SKEIN_LEASE_NOT_FOUND') return null;
+      throw error;
+    }
+  }
+
+  async listLeases(): Promise<{ id: number; grantedTtlSeconds: number }[]> {
+    const answer = (await this.#call('/v1/lease/list', {}, true)) as {
+      leases: { id: number; grantedTtlSeconds: number }[];
+    };
+    return answer.leases;
+  }
+
+  async watch(request: WatchRequest, callbacks: WatchCallbacks): Promise<WatchHandle> {
+    const watch = new HttpWatch(this.#endpoints, request, callbacks);
+    await watch.start();
+    this.#watches.add(watch);
+    return {
+      get lastRevision() {
+        return watch.lastRevision;
+      },
+      cancel: async () => {
+        this.#watches.delete(watch);
+        await watch.cancel();
+      },
+    };
+  }
+
+  compact(revision: number): Promise<CompactResponse> {
+    return this.#call('/v1/kv/compact', { revision }, true) as Promise<CompactResponse>;
+  }
+
+  status(): Promise<StatusResponse> {
+    return this.#call('/v1/status', undefined, true) as Promise<StatusResponse>;
+  }
+
+  async members(): Promise<MemberInfo[]> {
+    return ((await this.#call('/v1/members', undefined, true)) as { members: MemberInfo[] }).members;
+  }
+
+  /** Add a member (a learner first, promoted once caught up, unless `learner` keeps it one). */
+  async addMember(name: string, peerAddress: string, learner = false): Promise<MemberInfo[]> {
+    return (
+      (await this.#call('/v1/members', { name, peerAddress, learner }, false)) as { members: MemberInfo[] }
+    ).members;
+  }
+
+  async removeMember(name: string): Promise<MemberInfo[]> {
+    return (
+      (await this.#call(`/v1/members/${encodeURIComponent(name)}`, DELETE, false)) as {
+        members: MemberInfo[];
+      }
+    ).members;
+  }
+
+  async promoteMember(name: string): Promise<MemberInfo[]> {
+    return (
+      (await this.#call(`/v1/members/${encodeURIComponent(name)}/promote`, {}, false)) as {
+        members: MemberInfo[];
+      }
+    ).members;
+  }
+
+  /** A point-in-time backup of the store (the bytes of `skein snapshot save`). */
+  async snapshot(): Promise<Buffer> {
+    return Buffer.from((await this.#call('/v1/snapshot', {}, true)) as ArrayBuffer);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#watches].map((w) => w.cancel()));
+    this.#watches.clear();
+    await this.#endpoints.close();
+  }
+
+  /** Ask the members who leads and prefer the leader's client URL. */
+  refreshLeader(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      for (const url of [this.#endpoints.preferred, ...this.#endpoints.urls]) {
+        try {
+          const answer = await this.#endpoints.send(
+            url,
+            'GET',
+            '/v1/status',
+            undefined,
+            Math.min(this.#timeoutMs, 2000),
+          );
+          if (answer.status !== 200) continue;
+          const status = answer.body as StatusResponse;
+          const leader = status.members.find((m) => m.id === status.leader);
+          if (leader !== undefined && leader.clientUrl !== '') this.#endpoints.prefer(leader.clientUrl);
+          else this.#endpoints.prefer(url);
+          return;
+        } catch {
+          // try the next member
+        }
+      }
+    })().finally(() => {
+      this.#refreshing = null;
+    });
+    return this.#refreshing;
+  }
+
+  /**
+   * Send to the preferred member; on failure fail over. `retryable`: the request may be repeated
+   * (it is a read, or repeating it has the same effect).
+   */
+  async #call(path: string, body: unknown, retryable: boolean): Promise<unknown> {
+    const deadline = Date.now() + this.#timeoutMs;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      const url = this.#endpoints.preferred;
+      try {
+        const method = body === DELETE ? 'DELETE' : body === undefined ? 'GET' : 'POST';
+        const payload = body === DELETE ? undefined : body;
+        const answer = await this.#endpoints.send(
+          url,
+          method,
+          path,
+          payload,
+          Math.max(1, deadline - Date.now()),
+        );
+        if (answer.status === 200) return answer.body;
+        const error = errorOf(answer);
+        if (!TRY_ELSEWHERE.has(error.code) || !(retryable || NOT_APPLIED.has(error.code))) throw error;
+        lastError = error;
+      } catch (error) {
+        if (!(error instanceof SkeinError) || error.code !== 'SKEIN_UNAVAILABLE') throw error;
+        if (!retryable && !(error instanceof NotSentError)) throw error;
+        lastError = error;
+      }
+      this.#endpoints.rotate(url);
+      if (Date.now() + backoffMs(attempt) >= deadline) throw lastError;
+      await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
+      await this.refreshLeader();
+    }
+  }
+}
+
+/** Marks a DELETE request in #call (GET has no body, POST has one). */
+const DELETE = Symbol('DELETE');
+
+function backoffMs(attempt: number): number {
+  return Math.min(25 * 2 ** attempt, 1000);
+}
+
+function errorOf(answer: { status: number; body: unknown }): SkeinError {
+  const e = (
+    answer.body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }
+  ).error;
+  return new SkeinError(
+    e?.code ?? 'SKEIN_UNAVAILABLE',
+    e?.message ?? `member answered HTTP ${answer.status}`,
+    e?.details === undefined ? {} : { details: e.details },
+  );
+}
