@@ -12,6 +12,7 @@ import {
   writeSnapshotFile,
 } from './snapshot-file.ts';
 import type { SnapshotMeta } from './types.ts';
+import { readRecordsFrom } from './record-reader.ts';
 import { encodeRecord, readRecord, RecordType } from './wal-record.ts';
 
 const path = '/data/snapshot.snap';
@@ -96,4 +97,40 @@ test('a snapshot file of an older version (CRC-32C SnapshotChunk records) is sti
   await file.datasync();
   assert.equal((await readSnapshotMeta(disk, path))?.meta.sizeBytes, 2500);
   assert.ok(Buffer.from(data).equals(await readAll(disk, 1000)));
+});
+
+test('records are read in blocks: records larger than a block, straddling blocks, and a truncated file', async () => {
+  const disk = new SimDisk({ random: new Random(5) });
+  const sizes = [10, 300, 5, 1000, 64, 64, 64, 2];
+  const records = sizes.map((n, i) => encodeRecord(RecordType.SnapshotData, pattern(n).fill(i, 0, 1)));
+  const file = await disk.open(path, 'create');
+  await file.write(Buffer.concat(records), 0);
+  await file.datasync();
+  const reader = (await disk.openRead(path))!;
+  for (const blockBytes of [1, 50, 128, 4096]) {
+    const payloads: Uint8Array[] = [];
+    for await (const r of readRecordsFrom(reader, path, 0, sizes.length, blockBytes))
+      payloads.push(r.payload);
+    assert.deepEqual(
+      payloads.map((p) => p.byteLength),
+      sizes,
+    );
+    assert.deepEqual(
+      payloads.map((p) => p[0]),
+      sizes.map((_, i) => i),
+    );
+  }
+  await reader.close();
+  const cut = await disk.open(path, 'existing');
+  await cut.truncate(Buffer.concat(records).byteLength - 1);
+  await cut.datasync();
+  const short = (await disk.openRead(path))!;
+  await assert.rejects(
+    (async () => {
+      for await (const r of readRecordsFrom(short, path, 0, sizes.length, 100)) assert.ok(r.next > 0);
+    })(),
+    (e: unknown) =>
+      hasCode(e, StorageErrorCode.Corrupt) && /ends inside a record|runs past the end/.test(e.message),
+  );
+  await short.close();
 });

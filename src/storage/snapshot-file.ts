@@ -1,6 +1,7 @@
 import { decode, encode } from '../core/codec.ts';
 import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
 import { corruptError, StorageErrorCode } from './errors.ts';
+import { readRecordsFrom } from './record-reader.ts';
 import { SkeinError } from '../core/errors.ts';
 import { readRecord, recordHeaderBytes, RecordType, writeRecord, type ReadRecord } from './wal-record.ts';
 import type { SnapshotMeta } from './types.ts';
@@ -26,6 +27,14 @@ const endRecordBytes = recordHeaderBytes + endPayloadBytes;
  * keeps delivering chunks while the disk works. Bounded: at most two buffers per save.
  */
 export const snapshotWriteBufferBytes = 8 * 1024 * 1024;
+
+/**
+ * An fdatasync is started after every this many bytes written (it overlaps with receiving the
+ * next ones), so that the disk writes back while the data streams in instead of all at the end:
+ * with gigabytes of RAM the kernel would otherwise keep a whole snapshot dirty and the final
+ * fdatasync would wait for all of it.
+ */
+export const snapshotSyncEveryBytes = 64 * 1024 * 1024;
 
 /**
  * Stream `chunks` into `path` (created or emptied), in records of at most `maxChunkBytes`, then
@@ -78,6 +87,7 @@ class DoubleBufferedWriter {
   #used = 0;
   #at = 0;
   #inFlight: Promise<void> | null = null;
+  #unsyncedBytes = 0;
 
   constructor(file: DiskFile, bufferBytes: number) {
     this.#file = file;
@@ -113,7 +123,10 @@ class DoubleBufferedWriter {
     await this.settle();
     if (this.#used === 0) return;
     const full = this.#filling.subarray(0, this.#used);
-    const written = this.#file.write(full, this.#at);
+    this.#unsyncedBytes += this.#used;
+    const sync = this.#unsyncedBytes >= snapshotSyncEveryBytes;
+    if (sync) this.#unsyncedBytes = 0;
+    const written = this.#file.write(full, this.#at).then(() => (sync ? this.#file.datasync() : undefined));
     written.catch(() => undefined); // awaited by the next swap, flush or settle
     this.#inFlight = written;
     this.#at += this.#used;
@@ -138,7 +151,10 @@ export async function readSnapshotMeta(disk: DiskIO, path: string): Promise<Stor
   }
 }
 
-/** The data of the snapshot in `path`, verified chunk by chunk, re-cut into `chunkBytes` pieces. */
+/**
+ * The data of the snapshot in `path`, verified chunk by chunk, re-cut into `chunkBytes` pieces
+ * (views into the read buffers: copy what you keep).
+ */
 export async function* readSnapshotChunks(
   disk: DiskIO,
   path: string,
@@ -153,14 +169,11 @@ export async function* readSnapshotChunks(
     const stored = decodeStored(first, path);
     if (stored.meta.index !== expected.index || stored.meta.term !== expected.term) throw replacedError(path);
     const { count } = await readEnd(reader, path);
-    let offset = first.next;
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
-    for (let i = 0; i < count; i++) {
-      const record = await readRecordAt(reader, offset, path);
+    for await (const record of readRecordsFrom(reader, path, first.next, count)) {
       if (record.type !== RecordType.SnapshotData && record.type !== RecordType.SnapshotChunk)
-        throw corruptError(path, offset, 'expected a data chunk');
-      offset = record.next;
+        throw corruptError(path, record.offset, 'expected a data chunk');
       pending.push(record.payload);
       pendingBytes += record.payload.byteLength;
       while (pendingBytes >= chunkBytes) {
