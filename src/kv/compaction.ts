@@ -1,4 +1,4 @@
-import { SortedKeys } from './sorted-keys.ts';
+import { KeyIndex } from './key-index.ts';
 import { indexAt, type KvState } from './state.ts';
 
 /**
@@ -16,12 +16,13 @@ export function compact(state: KvState, revision: number): void {
     if (drop === 0) continue;
     if (drop === versions.length) {
       state.keys.delete(key);
+      versions.length = 0; // marks it for removal from the index below
       removed = true;
     } else {
       versions.splice(0, drop);
     }
   }
-  if (removed) state.order = SortedKeys.fromSorted([...state.order].filter((key) => state.keys.has(key)));
+  if (removed) state.order = KeyIndex.fromSorted([...state.order].filter((history) => history.length > 0));
   let firstKept = 0;
   while (firstKept < state.log.length && state.log[firstKept]!.modRevision <= revision) firstKept++;
   if (firstKept > 0) state.log = state.log.slice(firstKept);

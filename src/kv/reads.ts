@@ -1,5 +1,6 @@
 import { kvError, KvErrorCode } from './errors.ts';
 import { RANGE_END_ALL, selects } from './selector.ts';
+import type { History } from './key-index.ts';
 import { indexAt, previousLive, versionAt, type KvState } from './state.ts';
 import type { KeySelector, KeyValue, RangeRequest, WatchEvent } from './types.ts';
 
@@ -23,18 +24,23 @@ export function checkReadRevision(state: KvState, revision: number): void {
 }
 
 /**
- * Visit the keys a selector can select, in order, until `visit` returns false. Keys whose whole
+ * Visit the histories of the keys a selector can select, in order, until `visit` returns false. Keys whose whole
  * history is outside the selected range never reach `visit`; deleted keys still do.
  */
-export function scanSelected(state: KvState, selector: KeySelector, visit: (key: string) => boolean): void {
+export function scanSelected(
+  state: KvState,
+  selector: KeySelector,
+  visit: (history: History) => boolean,
+): void {
   const start = selector.key;
   if (selector.prefix === true) {
-    state.order.scan(start, (key) => key.startsWith(start) && visit(key));
+    state.order.scan(start, (history) => history[0]!.key.startsWith(start) && visit(history));
     return;
   }
   const end = selector.rangeEnd;
   if (end === undefined) {
-    if (state.keys.has(start)) visit(start);
+    const history = state.keys.get(start);
+    if (history !== undefined) visit(history);
     return;
   }
   if (end === RANGE_END_ALL) {
@@ -42,7 +48,7 @@ export function scanSelected(state: KvState, selector: KeySelector, visit: (key:
     return;
   }
   const compare = state.order.compareFor(end);
-  state.order.scan(start, (key) => compare(key, end) < 0 && visit(key));
+  state.order.scan(start, (history) => compare(history[0]!.key, end) < 0 && visit(history));
 }
 
 /** Serve a range as of `revision` (the state's latest versions when `revision` is its current one). */
@@ -50,11 +56,9 @@ export function rangeAt(state: KvState, request: RangeRequest, revision: number)
   const limit = request.limit ?? 0;
   const countOnly = request.countOnly === true;
   const keysOnly = request.keysOnly === true;
-  const keys = state.keys;
   const kvs: KeyValue[] = [];
   let count = 0;
-  scanSelected(state, request, (key) => {
-    const versions = keys.get(key)!;
+  scanSelected(state, request, (versions) => {
     // Not latest(): inside a txn the latest versions may be the txn's own, newer than `revision`.
     const kv = versionAt(versions, revision);
     if (kv === undefined) return true;

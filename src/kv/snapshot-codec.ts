@@ -1,6 +1,6 @@
 import { decode, encode } from '../core/codec.ts';
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
-import { SortedKeys } from './sorted-keys.ts';
+import { KeyIndex, type History } from './key-index.ts';
 import { indexAt, KvState } from './state.ts';
 import type { KeyValue } from './types.ts';
 
@@ -10,12 +10,15 @@ import type { KeyValue } from './types.ts';
  *
  *   ['skein-kv', 1, revision, compactRevision, nextLeaseId, keys, logLength, leases, [member fields...]]
  *   ['l', [id, grantedTtlSeconds, ...]]                            leases, in grant order
- *   ['k', [key, n, (value, createRevision, modRevision, version, lease) × n, ...]]   key order
- *   ['o', [key index, ...]]      the write log: which key each write after compactRevision touched,
- *                                in apply order (a key's writes are its versions, oldest first)
+ *   ['k', [key, n, (value, createRevision, modRevision, version, lease) × n, ...]]   in key order
+ *   ['m', [revision, n, key index × n, ...]]   the write order of each revision that wrote
+ *                                              several keys (a txn, a range delete, a lease revoke)
  *   ['end', keys, logLength, leases]
  *
- * Everything is written in a deterministic order, so equal states give equal bytes.
+ * The write log is not stored: every revision after compactRevision wrote at least one key, so
+ * the versions newer than compactRevision, bucketed by revision, are the log — only the order
+ * inside multi-write revisions needs spelling out. Everything is written in a deterministic order,
+ * so equal states give equal bytes.
  */
 const FORMAT = 'skein-kv';
 const FORMAT_VERSION = 1;
@@ -29,37 +32,26 @@ const FIELDS_PER_VERSION = 5;
 export function writeSnapshot(s: KvState): Uint8Array[] {
   const frames: Uint8Array[] = [];
   const members = s.members.flatMap((m) => [m.id, m.name, m.clientUrl]);
-  frames.push(
-    frame([
-      FORMAT,
-      FORMAT_VERSION,
-      s.revision,
-      s.compactRevision,
-      s.nextLeaseId,
-      s.keys.size,
-      s.log.length,
-      s.leases.size,
-      members,
-    ]),
-  );
+  const counts = [s.keys.size, s.log.length, s.leases.size];
+  const header = [FORMAT, FORMAT_VERSION, s.revision, s.compactRevision, s.nextLeaseId, ...counts, members];
+  frames.push(frame(header));
   let ints: number[] = [];
   for (const lease of s.leases.values()) {
     ints.push(lease.id, lease.grantedTtlSeconds);
     if (ints.length >= INTS_PER_FRAME) ints = flush(frames, 'l', ints);
   }
-  if (ints.length > 0) ints = flush(frames, 'l', ints);
-
-  // Only the log needs key indices; skip the map when there is no log to describe.
-  const indexOf = s.log.length > 0 ? new Map<string, number>() : null;
+  if (ints.length > 0) flush(frames, 'l', ints);
+  const indexOf = multiWriteKeys(s.log);
   let record: unknown[] = [];
   let bytes = 0;
   let index = 0;
-  for (const key of s.order) {
-    const versions = s.keys.get(key)!;
-    indexOf?.set(key, index++);
-    record.push(key, versions.length);
+  for (const history of s.order) {
+    const key = history[0]!.key;
+    if (indexOf?.has(key) === true) indexOf.set(key, index);
+    index++;
+    record.push(key, history.length);
     bytes += key.length + 8;
-    for (const kv of versions) {
+    for (const kv of history) {
       record.push(kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease);
       bytes += kv.value.length + 24;
     }
@@ -69,15 +61,40 @@ export function writeSnapshot(s: KvState): Uint8Array[] {
     }
   }
   if (record.length > 0) flush(frames, 'k', record);
-  if (indexOf !== null) {
-    for (const kv of s.log) {
-      ints.push(indexOf.get(kv.key)!);
-      if (ints.length >= INTS_PER_FRAME) ints = flush(frames, 'o', ints);
-    }
-    if (ints.length > 0) flush(frames, 'o', ints);
-  }
-  frames.push(frame(['end', s.keys.size, s.log.length, s.leases.size]));
+  if (indexOf !== null) writeMultiWriteOrder(frames, s.log, indexOf);
+  frames.push(frame(['end', ...counts]));
   return frames;
+}
+
+/** Keys written in revisions that wrote several keys, or null when there are none (the usual case). */
+function multiWriteKeys(log: readonly KeyValue[]): Map<string, number> | null {
+  let keys: Map<string, number> | null = null;
+  for (let i = 1; i < log.length; i++) {
+    if (log[i]!.modRevision !== log[i - 1]!.modRevision) continue;
+    keys ??= new Map();
+    keys.set(log[i - 1]!.key, -1);
+    keys.set(log[i]!.key, -1);
+  }
+  return keys;
+}
+
+function writeMultiWriteOrder(
+  frames: Uint8Array[],
+  log: readonly KeyValue[],
+  indexOf: Map<string, number>,
+): void {
+  let ints: number[] = [];
+  for (let i = 0; i < log.length;) {
+    let end = i + 1;
+    while (end < log.length && log[end]!.modRevision === log[i]!.modRevision) end++;
+    if (end - i > 1) {
+      ints.push(log[i]!.modRevision, end - i);
+      for (let j = i; j < end; j++) ints.push(indexOf.get(log[j]!.key)!);
+      if (ints.length >= INTS_PER_FRAME) ints = flush(frames, 'm', ints);
+    }
+    i = end;
+  }
+  if (ints.length > 0) flush(frames, 'm', ints);
 }
 
 /** Read a snapshot written by {@link writeSnapshot} into a new state; throws SKEIN_DECODE_FAILED on anything else. */
@@ -126,9 +143,10 @@ class StateBuilder {
   #header = false;
   #ended = false;
   #expected = { keys: 0, log: 0, leases: 0 };
-  readonly #sortedKeys: string[] = [];
-  /** Per key (by index), the next version the log has not consumed yet (-1: not located yet). */
-  #cursors: Int32Array = new Int32Array(0);
+  readonly #sorted: History[] = [];
+  /** The write of each revision after compactRevision (the first one seen, for multi-write ones). */
+  #byRevision: (KeyValue | undefined)[] = [];
+  readonly #multiWrite = new Map<number, KeyValue[]>();
 
   add(value: unknown): void {
     if (!Array.isArray(value) || this.#ended) throw corrupt('unexpected frame');
@@ -144,14 +162,14 @@ class StateBuilder {
     }
     if (tag === 'l') this.#readLeases(items);
     else if (tag === 'k') this.#readKeys(items);
-    else if (tag === 'o') this.#readLog(items);
+    else if (tag === 'm') this.#readMultiWrite(items);
     else throw corrupt(`unknown frame ${String(tag)}`);
   }
 
   finish(): KvState {
     if (!this.#ended) throw corrupt('it ends before its end frame (truncated)');
     const s = this.#s;
-    s.order = SortedKeys.fromSorted(this.#sortedKeys);
+    s.order = KeyIndex.fromSorted(this.#sorted);
     return s;
   }
 
@@ -164,11 +182,15 @@ class StateBuilder {
     s.compactRevision = int(compactRevision);
     s.nextLeaseId = int(nextLeaseId);
     this.#expected = { keys: int(keys), log: int(log), leases: int(leases) };
+    // Every revision after the compaction point (and after 1, where a store starts) wrote at
+    // least once, so this is bounded by the log length.
+    const revisions = s.revision - firstLoggedRevision(s) + 1;
+    if (revisions < 0 || revisions > this.#expected.log) throw corrupt('revisions and log length disagree');
+    this.#byRevision = new Array<KeyValue | undefined>(revisions);
     if (!Array.isArray(members) || members.length % 3 !== 0) throw corrupt('members');
     for (let i = 0; i < members.length; i += 3) {
       s.members.push({ id: str(members[i]), name: str(members[i + 1]), clientUrl: str(members[i + 2]) });
     }
-    this.#cursors = new Int32Array(this.#expected.keys).fill(-1);
     this.#header = true;
   }
 
@@ -181,15 +203,17 @@ class StateBuilder {
 
   #readKeys(items: unknown[]): void {
     const s = this.#s;
+    const byRevision = this.#byRevision;
+    const base = firstLoggedRevision(s);
     let i = 0;
     while (i < items.length) {
       const key = str(items[i]);
       const n = int(items[i + 1]);
       i += 2;
       if (n === 0 || i + n * FIELDS_PER_VERSION > items.length) throw corrupt(`versions of ${key}`);
-      const versions: KeyValue[] = new Array<KeyValue>(n);
+      const history: History = new Array<KeyValue>(n);
       for (let v = 0; v < n; v++, i += FIELDS_PER_VERSION) {
-        versions[v] = {
+        const kv: KeyValue = {
           key,
           value: str(items[i]),
           createRevision: int(items[i + 1]),
@@ -197,44 +221,57 @@ class StateBuilder {
           version: int(items[i + 3]),
           lease: int(items[i + 4]),
         };
+        history[v] = kv;
+        const slot = kv.modRevision - base;
+        if (slot >= byRevision.length) throw corrupt(`${key} has a version newer than the store`);
+        if (slot >= 0) byRevision[slot] ??= kv;
       }
-      const last = versions[n - 1]!;
-      if (last.version > 0) {
-        s.liveKeys++;
-        if (last.lease !== 0) {
-          const lease = s.leases.get(last.lease);
-          if (lease === undefined) throw corrupt(`key ${key} is attached to missing lease ${last.lease}`);
-          lease.keys.add(key);
-        }
-      }
-      if (s.keys.has(key)) throw corrupt(`key ${key} twice`);
-      s.keys.set(key, versions);
-      this.#sortedKeys.push(key);
+      this.#addKey(key, history);
     }
   }
 
-  #readLog(items: unknown[]): void {
+  #addKey(key: string, history: History): void {
     const s = this.#s;
-    const keys = this.#sortedKeys;
-    const cursors = this.#cursors;
-    let last = s.log.length > 0 ? s.log[s.log.length - 1]!.modRevision : s.compactRevision + 1;
-    for (const item of items) {
-      const k = int(item);
-      const versions = k < keys.length ? s.keys.get(keys[k]!)! : undefined;
-      if (versions === undefined) throw corrupt(`log names key index ${k}`);
-      let at = cursors[k]!;
-      if (at < 0) at = indexAt(versions, s.compactRevision) + 1;
-      const kv = versions[at];
-      if (kv === undefined || kv.modRevision < last || kv.modRevision > s.revision)
-        throw corrupt('log order');
-      cursors[k] = at + 1;
-      last = kv.modRevision;
-      s.log.push(kv);
+    const last = history[history.length - 1]!;
+    if (last.version > 0) {
+      s.liveKeys++;
+      if (last.lease !== 0) {
+        const lease = s.leases.get(last.lease);
+        if (lease === undefined) throw corrupt(`key ${key} is attached to missing lease ${last.lease}`);
+        lease.keys.add(key);
+      }
+    }
+    if (s.keys.has(key)) throw corrupt(`key ${key} twice`);
+    s.keys.set(key, history);
+    this.#sorted.push(history);
+  }
+
+  #readMultiWrite(items: unknown[]): void {
+    for (let i = 0; i < items.length;) {
+      const revision = int(items[i]);
+      const n = int(items[i + 1]);
+      i += 2;
+      const writes: KeyValue[] = [];
+      for (const end = i + n; i < end; i++) {
+        const history = this.#sorted[int(items[i])];
+        const kv = history?.[indexAt(history, revision)];
+        if (kv?.modRevision !== revision) throw corrupt(`revision ${revision} names a key it did not write`);
+        writes.push(kv);
+      }
+      this.#multiWrite.set(revision, writes);
     }
   }
 
   #readEnd(value: unknown[]): void {
     const s = this.#s;
+    for (let r = 0; r < this.#byRevision.length; r++) {
+      const revision = firstLoggedRevision(s) + r;
+      const writes = this.#multiWrite.get(revision);
+      if (writes !== undefined) s.log.push(...writes);
+      else if (this.#byRevision[r] !== undefined) s.log.push(this.#byRevision[r]!);
+      else throw corrupt(`revision ${revision} has no write`);
+    }
+    this.#byRevision = [];
     const [, keys, log, leases] = value;
     const e = this.#expected;
     const counts = [s.keys.size, s.log.length, s.leases.size];
@@ -248,6 +285,11 @@ class StateBuilder {
     }
     this.#ended = true;
   }
+}
+
+/** The oldest revision the write log holds: revision 1 is a fresh store's, with no write. */
+function firstLoggedRevision(s: KvState): number {
+  return Math.max(s.compactRevision, 1) + 1;
 }
 
 function int(v: unknown): number {

@@ -1,4 +1,4 @@
-import { SortedKeys } from './sorted-keys.ts';
+import { KeyIndex, type History } from './key-index.ts';
 import type { MemberPublishCommand } from './validate.ts';
 import type { KeyValue } from './types.ts';
 
@@ -16,15 +16,16 @@ export interface LeaseState {
  * Each key has its history as an array of versions, oldest first (the KeyValue objects are shared
  * with responses and events and never mutated). A delete appends a tombstone: a KeyValue with
  * version 0, an empty value, createRevision 0 and lease 0 — exactly the `kv` of etcd's delete event.
- * A key stays in `order` while it has any history, so historical reads still find it after a delete.
+ * A key stays in `keys` and `order` while it has any history, so historical reads still find it after a delete.
  */
 export class KvState {
   revision = 1;
   compactRevision = 0;
   nextLeaseId = 1;
   liveKeys = 0;
-  readonly keys = new Map<string, KeyValue[]>();
-  order = new SortedKeys();
+  readonly keys = new Map<string, History>();
+  /** The same histories in key order. */
+  order = new KeyIndex();
   /** Every write with modRevision > compactRevision, in the order applied (a txn's in op order). */
   log: KeyValue[] = [];
   readonly leases = new Map<number, LeaseState>();

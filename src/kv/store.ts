@@ -335,13 +335,7 @@ export class KvStore implements SnapshotStateMachine {
     versions: KeyValue[] | undefined,
   ): KeyValue | undefined {
     const s = this.#s;
-    let history = versions;
-    if (history === undefined) {
-      history = [];
-      s.keys.set(key, history);
-      s.order.insert(key);
-    }
-    const prev = latest(history);
+    const prev = versions === undefined ? undefined : latest(versions);
     const kv: KeyValue =
       prev === undefined
         ? { key, value, createRevision: revision, modRevision: revision, version: 1, lease }
@@ -353,7 +347,13 @@ export class KvStore implements SnapshotStateMachine {
             version: prev.version + 1,
             lease,
           };
-    history.push(kv);
+    if (versions === undefined) {
+      const history = [kv];
+      s.keys.set(key, history);
+      s.order.insert(history);
+    } else {
+      versions.push(kv);
+    }
     s.log.push(kv);
     if (prev === undefined) s.liveKeys++;
     const oldLease = prev === undefined ? 0 : prev.lease;
@@ -367,12 +367,10 @@ export class KvStore implements SnapshotStateMachine {
 
   /** Delete every live selected key at `revision`; returns the deleted versions in key order. */
   #deleteSelected(selector: KeySelector, revision: number): KeyValue[] {
-    const keys = this.#s.keys;
     const deleted: KeyValue[] = [];
-    scanSelected(this.#s, selector, (key) => {
-      const versions = keys.get(key)!;
+    scanSelected(this.#s, selector, (versions) => {
       const prev = latest(versions);
-      if (prev !== undefined) deleted.push(this.#deleteKey(key, versions, revision));
+      if (prev !== undefined) deleted.push(this.#deleteKey(prev.key, versions, revision));
       return true;
     });
     return deleted;

@@ -41,10 +41,17 @@ export interface MemberPublishCommand {
 
 type Fields = Readonly<Record<string, unknown>>;
 
-const PUT_FIELDS = ['key', 'value', 'lease', 'prevKv'];
-const SELECTOR_FIELDS = ['key', 'prefix', 'rangeEnd'];
-const RANGE_FIELDS = [...SELECTOR_FIELDS, 'limit', 'revision', 'keysOnly', 'countOnly'];
-const DELETE_FIELDS = [...SELECTOR_FIELDS, 'prevKv'];
+const fields = (...names: string[]): ReadonlySet<string> => new Set(names);
+const PUT_FIELDS = fields('key', 'value', 'lease', 'prevKv');
+const RANGE_FIELDS = fields('key', 'prefix', 'rangeEnd', 'limit', 'revision', 'keysOnly', 'countOnly');
+const DELETE_FIELDS = fields('key', 'prefix', 'rangeEnd', 'prevKv');
+const TXN_FIELDS = fields('compare', 'success', 'failure');
+const COMPARE_FIELDS = fields('key', 'target', 'op', 'value');
+const COMPACT_FIELDS = fields('revision');
+const LEASE_GRANT_FIELDS = fields('ttlSeconds', 'id');
+const LEASE_REVOKE_FIELDS = fields('id', 'expired');
+const MEMBER_FIELDS = fields('id', 'name', 'clientUrl');
+const TXN_OP_FIELDS = fields('put', 'range', 'deleteRange');
 const COMPARE_TARGETS = new Set(['value', 'version', 'createRevision', 'modRevision', 'lease']);
 const COMPARE_OPS = new Set(['=', '!=', '<', '>']);
 
@@ -81,7 +88,7 @@ export function validateDeleteRange(p: unknown, limits: KvLimits, path = 'delete
 
 /** Also checks the op counts (SKEIN_TOO_MANY_OPS) and that no branch writes a key twice (SKEIN_DUPLICATE_KEY). */
 export function validateTxn(p: unknown, limits: KvLimits, path = 'txn'): TxnRequest {
-  const o = object(p, path, ['compare', 'success', 'failure']);
+  const o = object(p, path, TXN_FIELDS);
   for (const name of ['compare', 'success', 'failure'] as const) {
     const list = o[name];
     if (!Array.isArray(list)) throw invalid(`${path}.${name} must be an array`);
@@ -104,27 +111,27 @@ export function validateTxn(p: unknown, limits: KvLimits, path = 'txn'): TxnRequ
 }
 
 export function validateCompact(p: unknown): CompactRequest {
-  const o = object(p, 'compact', ['revision']);
+  const o = object(p, 'compact', COMPACT_FIELDS);
   integer(o.revision, 'compact.revision', 0);
   return o as unknown as CompactRequest;
 }
 
 export function validateLeaseGrant(p: unknown, limits: KvLimits): LeaseGrantCommand {
-  const o = object(p, 'leaseGrant', ['ttlSeconds', 'id']);
+  const o = object(p, 'leaseGrant', LEASE_GRANT_FIELDS);
   integer(o.ttlSeconds, 'leaseGrant.ttlSeconds', 1, limits.maxLeaseTtlSeconds);
   if (o.id !== undefined) integer(o.id, 'leaseGrant.id', 0);
   return o as unknown as LeaseGrantCommand;
 }
 
 export function validateLeaseRevoke(p: unknown): LeaseRevokeCommand {
-  const o = object(p, 'leaseRevoke', ['id', 'expired']);
+  const o = object(p, 'leaseRevoke', LEASE_REVOKE_FIELDS);
   integer(o.id, 'leaseRevoke.id', 1);
   if (o.expired !== undefined) boolean(o.expired, 'leaseRevoke.expired');
   return o as unknown as LeaseRevokeCommand;
 }
 
 export function validateMemberPublish(p: unknown): MemberPublishCommand {
-  const o = object(p, 'memberPublish', ['id', 'name', 'clientUrl']);
+  const o = object(p, 'memberPublish', MEMBER_FIELDS);
   for (const field of ['id', 'name', 'clientUrl'] as const) {
     const v = o[field];
     if (typeof v !== 'string' || v.length > MAX_MEMBER_FIELD_LENGTH) {
@@ -138,7 +145,7 @@ export function validateMemberPublish(p: unknown): MemberPublishCommand {
 }
 
 function validateCompare(p: unknown, limits: KvLimits, path: string): Compare {
-  const o = object(p, path, ['key', 'target', 'op', 'value']);
+  const o = object(p, path, COMPARE_FIELDS);
   key(o.key, `${path}.key`, limits, false);
   if (typeof o.target !== 'string' || !COMPARE_TARGETS.has(o.target)) {
     throw invalid(`${path}.target must be one of ${[...COMPARE_TARGETS].join(', ')}`);
@@ -161,7 +168,7 @@ function validateCompare(p: unknown, limits: KvLimits, path: string): Compare {
 }
 
 function validateTxnOp(p: unknown, limits: KvLimits, path: string): void {
-  const o = object(p, path, ['put', 'range', 'deleteRange']);
+  const o = object(p, path, TXN_OP_FIELDS);
   const kinds = Object.keys(o).filter((k) => o[k] !== undefined);
   if (kinds.length !== 1) throw invalid(`${path} must have exactly one of put, range, deleteRange`);
   if (o.put !== undefined) validatePut(o.put, limits, `${path}.put`);
@@ -204,11 +211,11 @@ function selector(o: Fields, path: string, limits: KvLimits): KeySelector {
   return o as unknown as KeySelector;
 }
 
-function object(p: unknown, path: string, allowed: readonly string[]): Fields {
+function object(p: unknown, path: string, allowed: ReadonlySet<string>): Fields {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) throw invalid(`${path} must be an object`);
   for (const field in p) {
-    if (!allowed.includes(field)) {
-      throw invalid(`${path}.${field} is not a known field (expected ${allowed.join(', ')})`);
+    if (!allowed.has(field)) {
+      throw invalid(`${path}.${field} is not a known field (expected ${[...allowed].join(', ')})`);
     }
   }
   return p as Fields;

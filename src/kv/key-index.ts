@@ -1,64 +1,71 @@
 import { compareCodePoints, compareCodeUnits, hasSurrogate } from './key-order.ts';
+import type { KeyValue } from './types.ts';
+
+/** A key's versions, oldest first. Never empty while indexed, so its key is `history[0].key`. */
+export type History = KeyValue[];
 
 /**
  * Blocks hold at most this many keys. Inserting shifts at most one block (a few hundred pointers)
- * and splitting shifts the block list (n / 256 entries), so a new key in a 1M-key set stays cheap.
+ * and splitting shifts the block list (n / 256 entries), so a new key in a 1M-key index stays cheap.
  */
 const MAX_BLOCK_KEYS = 512;
 /** A block this small is merged into its neighbour when that keeps the result at most half full. */
 const MERGE_BELOW_KEYS = MAX_BLOCK_KEYS / 8;
 
+const keyOf = (history: History): string => history[0]!.key;
+
 /**
- * An ordered set of string keys in code point order (= etcd's byte order): a list of sorted
- * blocks, each found by binary search over the blocks' last keys. O(log n) lookup, O(√-ish) cheap
- * inserts, and in-order scans from any key in O(log n + k). Simpler than a B-tree with the same
- * asymptotics for our sizes; see bench/kv-store.ts.
+ * The key histories in key order (code point order = etcd's byte order): a list of sorted blocks,
+ * each found by binary search over the blocks' last keys. O(log n) search, cheap inserts, and scans
+ * from any key in O(log n + k) that hand out the histories themselves (no map lookup per key).
+ * Simpler than a B-tree with the same bounds at our sizes; bench/kv-store.ts measures it.
  */
-export class SortedKeys {
-  #blocks: string[][] = [];
+export class KeyIndex {
+  #blocks: History[][] = [];
   #size = 0;
   /** Native comparison until a key with a surrogate arrives (see key-order.ts). */
   #compare: (a: string, b: string) => number = compareCodeUnits;
 
-  /** Build from keys already in code point order without duplicates (snapshot restore, compaction). */
-  static fromSorted(keys: readonly string[]): SortedKeys {
-    const set = new SortedKeys();
+  /** Build from histories already in key order, without duplicates (snapshot restore, compaction). */
+  static fromSorted(histories: readonly History[]): KeyIndex {
+    const index = new KeyIndex();
     const half = MAX_BLOCK_KEYS / 2;
-    for (let i = 0; i < keys.length; i += half) set.#blocks.push(keys.slice(i, i + half));
-    set.#size = keys.length;
-    if (keys.some(hasSurrogate)) set.#compare = compareCodePoints;
-    return set;
+    for (let i = 0; i < histories.length; i += half) index.#blocks.push(histories.slice(i, i + half));
+    index.#size = histories.length;
+    if (histories.some((h) => hasSurrogate(keyOf(h)))) index.#compare = compareCodePoints;
+    return index;
   }
 
   get size(): number {
     return this.#size;
   }
 
-  /** Add `key`, which must not be present. */
-  insert(key: string): void {
+  /** Add a history whose key is not indexed yet. */
+  insert(history: History): void {
+    const key = keyOf(history);
     if (this.#compare === compareCodeUnits && hasSurrogate(key)) this.#compare = compareCodePoints;
     const blocks = this.#blocks;
     this.#size++;
     if (blocks.length === 0) {
-      blocks.push([key]);
+      blocks.push([history]);
       return;
     }
     const compare = this.#compare;
     const b = Math.min(this.#blockFor(key, compare), blocks.length - 1);
     const block = blocks[b]!;
-    block.splice(lowerBound(block, key, compare), 0, key);
+    block.splice(lowerBound(block, key, compare), 0, history);
     if (block.length > MAX_BLOCK_KEYS) blocks.splice(b + 1, 0, block.splice(MAX_BLOCK_KEYS / 2));
   }
 
-  /** Remove `key`; returns whether it was present. */
+  /** Remove `key`; returns whether it was indexed. */
   delete(key: string): boolean {
-    const compare = this.#comparatorFor(key);
+    const compare = this.compareFor(key);
     const blocks = this.#blocks;
     const b = this.#blockFor(key, compare);
     const block = blocks[b];
     if (block === undefined) return false;
     const i = lowerBound(block, key, compare);
-    if (block[i] !== key) return false;
+    if (i === block.length || keyOf(block[i]!) !== key) return false;
     block.splice(i, 1);
     this.#size--;
     if (block.length === 0) blocks.splice(b, 1);
@@ -66,11 +73,9 @@ export class SortedKeys {
     return true;
   }
 
-  /**
-   * Visit keys ≥ `start` in order until `visit` returns false. `visit` must not modify the set.
-   */
-  scan(start: string, visit: (key: string) => boolean): void {
-    const compare = this.#comparatorFor(start);
+  /** Visit histories with key ≥ `start` in key order until `visit` returns false. `visit` must not insert or delete. */
+  scan(start: string, visit: (history: History) => boolean): void {
+    const compare = this.compareFor(start);
     const blocks = this.#blocks;
     let b = this.#blockFor(start, compare);
     if (b >= blocks.length) return;
@@ -81,17 +86,13 @@ export class SortedKeys {
     }
   }
 
-  /** Every key in order. */
-  *[Symbol.iterator](): Iterator<string> {
+  /** Every history in key order. */
+  *[Symbol.iterator](): Iterator<History> {
     for (const block of this.#blocks) yield* block;
   }
 
-  /** The comparison that is exact for `key` against the stored keys. */
+  /** The comparison that is exact for `key` against the indexed keys. */
   compareFor(key: string): (a: string, b: string) => number {
-    return this.#comparatorFor(key);
-  }
-
-  #comparatorFor(key: string): (a: string, b: string) => number {
     return this.#compare === compareCodeUnits && hasSurrogate(key) ? compareCodePoints : this.#compare;
   }
 
@@ -103,7 +104,7 @@ export class SortedKeys {
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const block = blocks[mid]!;
-      if (compare(block[block.length - 1]!, key) < 0) lo = mid + 1;
+      if (compare(keyOf(block[block.length - 1]!), key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -120,13 +121,17 @@ export class SortedKeys {
   }
 }
 
-/** Index of the first element of sorted `keys` that is ≥ `key`. */
-function lowerBound(keys: readonly string[], key: string, compare: (a: string, b: string) => number): number {
+/** Index of the first history in `block` whose key is ≥ `key`. */
+function lowerBound(
+  block: readonly History[],
+  key: string,
+  compare: (a: string, b: string) => number,
+): number {
   let lo = 0;
-  let hi = keys.length;
+  let hi = block.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (compare(keys[mid]!, key) < 0) lo = mid + 1;
+    if (compare(keyOf(block[mid]!), key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;
