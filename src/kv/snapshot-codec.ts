@@ -241,8 +241,9 @@ class StateBuilder {
         lease.keys.add(key);
       }
     }
-    if (s.keys.has(key)) throw corrupt(`key ${key} twice`);
-    s.keys.set(key, history);
+    const size = s.keys.size;
+    s.keys.set(key, history); // one hash lookup: a duplicate shows as a size that did not grow
+    if (s.keys.size === size) throw corrupt(`key ${key} twice`);
     this.#sorted.push(history);
   }
 
