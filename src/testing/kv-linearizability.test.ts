@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { randomKvSchedule } from './kv-schedule.ts';
+
+// skein/kv on the simulator: 3 or 5 RaftNodes, each with a real KvStore, under random crashes,
+// partitions, loss, duplication, leadership transfers, snapshots and compactions. Every history
+// must be linearizable (put / get / CAS txn / delete / multi-key txn / prefix range / prefix
+// delete) and members must agree on revision and snapshot bytes at every log index.
+//
+// The seeds run in a child process (kv-sim-main.ts): node:test's promise tracking slows the
+// simulator about threefold. SKEIN_KV_SEEDS=n runs more; SKEIN_SEED=n replays one in-process.
+// SKEIN_KV_SNAPSHOT_CHUNK_BYTES=64 forces tiny InstallSnapshot chunks; known issue: with them a
+// few seeds (5, 53, 112, 145) end with a follower whose snapshot transfer never completes.
+
+const chunk = process.env['SKEIN_KV_SNAPSHOT_CHUNK_BYTES'];
+
+test('kv: linearizable and members agree under random fault schedules (seeded; replay with SKEIN_SEED)', async () => {
+  const only = process.env['SKEIN_SEED'];
+  if (only !== undefined && only !== '') {
+    const stats = await randomKvSchedule(
+      Number(only),
+      chunk === undefined ? {} : { snapshotChunkBytes: Number(chunk) },
+    );
+    console.log(JSON.stringify(stats));
+    return;
+  }
+  const seeds = process.env['SKEIN_KV_SEEDS'] ?? '150';
+  const script = fileURLToPath(new URL('./kv-sim-main.ts', import.meta.url));
+  const args = ['--seeds', seeds, ...(chunk === undefined ? [] : ['--chunk-bytes', chunk])];
+  const result = spawnSync(
+    process.execPath,
+    ['--conditions=skein-source', '--import', 'tsx', script, ...args],
+    {
+      encoding: 'utf8',
+      timeout: 15 * 60 * 1000,
+    },
+  );
+  const output = `${result.stdout}${result.stderr}`;
+  assert.equal(result.status, 0, `simulation failed:\n${output.slice(-4000)}`);
+  const summaryLine = result.stdout.split('\n').find((line) => line.startsWith('{'));
+  assert.ok(summaryLine !== undefined, output);
+  const s = JSON.parse(summaryLine) as Record<string, number>;
+  console.log(summaryLine);
+  assert.equal(s['seeds'], Number(seeds));
+  assert.equal(s['undecided'], 0, 'the checker decided every history');
+  // The runs exercised what they claim to.
+  assert.ok(s['crashes']! > 0 && s['partitions']! > 0 && s['transfers']! > 0, summaryLine);
+  assert.ok(s['runsWithSnapshots']! > Number(seeds) / 2, `most runs snapshotted: ${summaryLine}`);
+  assert.ok(s['indeterminate']! > 0, `some operations timed out: ${summaryLine}`);
+});
