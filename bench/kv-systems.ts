@@ -5,11 +5,15 @@
  * finds it by itself; etcd3 picks a random host per call, so it is given the leader's URL only
  * (a put sent to an etcd follower costs an extra hop, which would be unfair to etcd).
  */
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { connect } from '../src/client/skein-client.ts';
 import { startEtcdCluster } from '../test/support/etcd-cluster.ts';
 import { startSkeinCluster } from '../test/support/skein-cluster.ts';
 import { childProcesses } from './kv-load.ts';
+
+const PROFILER = fileURLToPath(new URL('./kv-cpu-prof.ts', import.meta.url));
 
 export const SYSTEMS = ['skein', 'etcd'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
@@ -28,6 +32,8 @@ export interface StartOptions {
   readonly members: 1 | 3 | 5;
   /** skein only: write a V8 CPU profile per member into this directory (members stop gracefully). */
   readonly cpuProfDir?: string | undefined;
+  /** skein only: sockets per member (skein/client's connectionsPerEndpoint); the client's default when unset. */
+  readonly skeinConnections?: number | undefined;
 }
 
 export async function startSystem(name: SystemName, options: StartOptions): Promise<RunningSystem> {
@@ -36,17 +42,26 @@ export async function startSystem(name: SystemName, options: StartOptions): Prom
 
 async function startSkein(options: StartOptions): Promise<RunningSystem> {
   const profiling = options.cpuProfDir !== undefined;
-  const savedNodeOptions = process.env['NODE_OPTIONS'];
-  // The launcher passes extraArgs to `skein server`, not to node; NODE_OPTIONS reaches node itself.
-  if (profiling) process.env['NODE_OPTIONS'] = `--cpu-prof --cpu-prof-dir=${options.cpuProfDir}`;
+  const saved = { nodeOptions: process.env['NODE_OPTIONS'], dir: process.env['SKEIN_BENCH_CPU_PROF_DIR'] };
+  // The launcher passes extraArgs to `skein server`, not to node, and node refuses --cpu-prof in
+  // NODE_OPTIONS: the members preload a module that runs the profiler (see kv-cpu-prof.ts).
+  if (options.cpuProfDir !== undefined) {
+    mkdirSync(options.cpuProfDir, { recursive: true });
+    process.env['SKEIN_BENCH_CPU_PROF_DIR'] = options.cpuProfDir;
+    process.env['NODE_OPTIONS'] = `--import tsx --import ${JSON.stringify(PROFILER)}`;
+  }
   let cluster;
   try {
-    cluster = await startSkeinCluster({ members: options.members });
+    // Profiled members start slowly (a second loader, the profiler): allow them more time.
+    cluster = await startSkeinCluster({ members: options.members, startTimeoutMs: 90_000 });
   } finally {
-    if (savedNodeOptions === undefined) delete process.env['NODE_OPTIONS'];
-    else process.env['NODE_OPTIONS'] = savedNodeOptions;
+    restoreEnv('NODE_OPTIONS', saved.nodeOptions);
+    restoreEnv('SKEIN_BENCH_CPU_PROF_DIR', saved.dir);
   }
-  const client = await connect({ endpoints: cluster.clientUrls });
+  const client = await connect({
+    endpoints: cluster.clientUrls,
+    ...(options.skeinConnections !== undefined ? { connectionsPerEndpoint: options.skeinConnections } : {}),
+  });
   const status = await client.status();
   const leaderName = status.members.find((m) => m.id === status.leader)?.name ?? '?';
   const pid = childProcesses().find((c) => c.cmdline.includes(`--name ${leaderName} `))?.pid;
@@ -96,4 +111,9 @@ async function etcdLeaderUrl(client: Etcd3): Promise<string> {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error('etcd elected no leader in 5 s');
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value !== undefined) process.env[name] = value;
+  else Reflect.deleteProperty(process.env, name);
 }

@@ -11,6 +11,7 @@
  *
  *   npm run bench:kv -- [--duration-ms 20000] [--warmup-ms 1000] [--inflight 1,64,256] [--members 3,1]
  *                       [--runs 1] [--skip-etcd] [--only put|read] [--cpu-prof-dir dir]
+ *                       [--skein-connections n]   (sockets per member for skein/client; its default 16)
  *
  * --cpu-prof-dir profiles every skein member (V8 .cpuprofile per process; the leader's pid is
  * printed); summarize one with `node --import tsx bench/lib/cpu-profile-summary.ts <file>`. To
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'key-space': { type: 'string', default: '100000' },
     'cpu-prof-dir': { type: 'string' },
+    'skein-connections': { type: 'string' },
   },
 });
 
@@ -54,6 +56,11 @@ const sizes = memberCounts.filter((n): n is 1 | 3 | 5 => n === 1 || n === 3 || n
 if (sizes.length !== memberCounts.length) throw new Error('--members takes 1, 3 and/or 5, e.g. 3,1');
 if (values.only !== undefined && values.only !== 'put' && values.only !== 'read') {
   throw new Error('--only is put or read');
+}
+const skeinConnections =
+  values['skein-connections'] === undefined ? undefined : Number(values['skein-connections']);
+if (skeinConnections !== undefined && !(Number.isSafeInteger(skeinConnections) && skeinConnections >= 1)) {
+  throw new Error('--skein-connections is a positive integer (sockets per member)');
 }
 const ops: readonly Op[] = values.only === undefined ? ['put', 'read'] : [values.only];
 const systems: readonly SystemName[] = values['skip-etcd'] ? ['skein'] : SYSTEMS;
@@ -102,6 +109,7 @@ async function main(): Promise<void> {
         const system = await startSystem(name, {
           members,
           cpuProfDir: name === 'skein' ? values['cpu-prof-dir'] : undefined,
+          skeinConnections: skeinConnections,
         });
         console.log(
           `run ${String(run + 1)}/${String(runs)}: ${name}, ${String(members)} member(s), leader ${system.leader}`,
