@@ -18,6 +18,7 @@
  * profile the client, run node itself with --cpu-prof:
  *   node --cpu-prof --conditions=skein-source --import tsx bench/kv.ts --skip-etcd --inflight 64
  */
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { closedLoop } from './kv-load.ts';
@@ -70,10 +71,20 @@ const keyOf = (i: number): string => `k${String(i % keySpace).padStart(7, '0')}`
 const readKeys = Math.min(keySpace, 1000);
 const value = 'v'.repeat(256);
 
+/** Load average, and Linux's CPU pressure (share of time some task waited for a CPU) when available. */
 function loadLine(when: string): string {
-  return `load average ${when}: ${loadavg()
+  const load = loadavg()
     .map((l) => l.toFixed(2))
-    .join(' ')} (${String(availableParallelism())} cores)`;
+    .join(' ');
+  let pressure = '';
+  try {
+    const some = /avg10=([\d.]+) avg60=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    if (some !== null)
+      pressure = `; CPU pressure (some) ${some[1] ?? '?'}% over 10 s, ${some[2] ?? '?'}% over 60 s`;
+  } catch {
+    // no PSI on this kernel
+  }
+  return `load average ${when}: ${load} (${String(availableParallelism())} cores)${pressure}`;
 }
 
 async function measure(system: RunningSystem, members: number, results: Results): Promise<void> {
