@@ -3,6 +3,7 @@
  * transport-level codes the skein server reports: SKEIN_UNAVAILABLE, SKEIN_NO_LEADER, ...).
  * etcd reports most conditions only as message text ("etcdserver: ..."), so we match on it.
  */
+import { castGrpcError } from 'etcd3';
 import { SkeinError } from '../core/errors.ts';
 import { KvErrorCode, kvError } from '../kv/errors.ts';
 
@@ -107,7 +108,8 @@ const transientGrpcClasses = new Set([
 /** The SkeinError for anything etcd3 threw; SkeinErrors pass through unchanged. */
 export function fromEtcdError(error: unknown): SkeinError {
   if (error instanceof SkeinError) return error;
-  const err = error instanceof Error ? error : new Error(String(error));
+  // Errors from streams reach us as plain gRPC errors; etcd3 types them like its unary calls.
+  const err = error instanceof Error ? castGrpcError(error) : new Error(String(error));
   const message = err.message.replace(/^\w+Error: /, '');
   for (const rule of rules) {
     if (message.includes(rule.match)) return withCause(rule.error(message), err);

@@ -36,6 +36,7 @@ import {
   txnOpToEtcd,
 } from './etcd-codec.ts';
 import { EtcdClientErrorCode, fromEtcdError } from './etcd-errors.ts';
+import { faultHandling, type EtcdFaultHandlingOptions } from './etcd-fault-handling.ts';
 import { LeaseIdMap } from './etcd-lease-ids.ts';
 import { keepAliveOnce, probeCompactRevision } from './etcd-streams.ts';
 import { EtcdWatch } from './etcd-watch.ts';
@@ -61,7 +62,9 @@ export interface EtcdStoreOptions {
   readonly watchReconnectMaxMs?: number;
   /** Bound on aliases for foreign lease ids above 2^53 (see etcd-lease-ids.ts). Default 10,000. */
   readonly maxLeaseAliases?: number;
-  /** Extra etcd3 options (e.g. `faultHandling`), applied last. */
+  /** Retries and failover between members (see etcd-fault-handling.ts). */
+  readonly faultHandling?: EtcdFaultHandlingOptions;
+  /** Extra etcd3 options, applied last (they override everything above). */
   readonly etcd3?: Partial<IOptions>;
 }
 
@@ -88,6 +91,7 @@ export async function connectEtcd(options: EtcdStoreOptions): Promise<Coordinati
     dialTimeout: options.connectTimeoutMs ?? defaultConnectTimeoutMs,
     // Streams (watches, keep-alives) live as long as we want them; unary calls get a deadline.
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+    faultHandling: faultHandling(options.faultHandling),
     ...options.etcd3,
   });
   const store = new EtcdStore(client, options);
