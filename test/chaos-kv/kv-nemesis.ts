@@ -16,7 +16,7 @@ export interface KvNemesisCounts {
  * Faults for {@link ProxiedServers}: kill -9 (half the time of the leader) and restart from the
  * data directory, SIGSTOP/SIGCONT, partitions and leader isolation through the proxy, and SIGTERM
  * of the leader (which transfers leadership, then stops) followed by a restart. Kills alternate
- * with the other faults until `kills` kill -9 cycles have run (or `maxDurationMs` passed).
+ * with the other faults (SIGTERM of the leader first) until `kills` kill -9 cycles have run (or `maxDurationMs` passed).
  */
 export class KvNemesis {
   readonly counts: KvNemesisCounts = { kills: 0, leaderKills: 0, pauses: 0, partitions: 0, transfers: 0 };
@@ -34,10 +34,11 @@ export class KvNemesis {
 
   async run(kills: number, maxDurationMs: number): Promise<void> {
     const deadline = performance.now() + maxDurationMs;
-    const others = [() => this.#pause(), () => this.#partition(), () => this.#terminateLeader()];
+    // A leadership transfer comes first, so that even a one-kill run has one.
+    const others = [() => this.#terminateLeader(), () => this.#partition(), () => this.#pause()];
     for (let step = 0; this.counts.kills < kills && performance.now() < deadline; step++) {
       await sleep(this.#random.intBetween(300, 1200)); // clients write something between faults
-      await (step % 2 === 0 ? this.#kill() : others[(step >> 1) % others.length]!());
+      await (step % 2 === 1 ? this.#kill() : others[(step >> 1) % others.length]!());
     }
   }
 
