@@ -20,5 +20,6 @@ export {
   type MemberPublishCommand,
 } from './validate.ts';
 export { compareCodePoints as compareKeys } from './key-order.ts';
+export { selects, isSingleKey, RANGE_END_ALL } from './selector.ts';
 export { KvErrorCode, kvError } from './errors.ts';
 export type * from './types.ts';

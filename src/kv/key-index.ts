@@ -5,12 +5,13 @@ import type { KeyValue } from './types.ts';
 export type History = KeyValue[];
 
 /**
+ * Keys are never removed one by one: a key keeps its history after a delete, and compaction, which
+ * is what drops keys, rebuilds the index in one pass (fromSorted).
+ *
  * Blocks hold at most this many keys. Inserting shifts at most one block (a few hundred pointers)
  * and splitting shifts the block list (n / 256 entries), so a new key in a 1M-key index stays cheap.
  */
 const MAX_BLOCK_KEYS = 512;
-/** A block this small is merged into its neighbour when that keeps the result at most half full. */
-const MERGE_BELOW_KEYS = MAX_BLOCK_KEYS / 8;
 
 const keyOf = (history: History): string => history[0]!.key;
 
@@ -57,22 +58,6 @@ export class KeyIndex {
     if (block.length > MAX_BLOCK_KEYS) blocks.splice(b + 1, 0, block.splice(MAX_BLOCK_KEYS / 2));
   }
 
-  /** Remove `key`; returns whether it was indexed. */
-  delete(key: string): boolean {
-    const compare = this.compareFor(key);
-    const blocks = this.#blocks;
-    const b = this.#blockFor(key, compare);
-    const block = blocks[b];
-    if (block === undefined) return false;
-    const i = lowerBound(block, key, compare);
-    if (i === block.length || keyOf(block[i]!) !== key) return false;
-    block.splice(i, 1);
-    this.#size--;
-    if (block.length === 0) blocks.splice(b, 1);
-    else if (block.length < MERGE_BELOW_KEYS) this.#mergeWithNext(b);
-    return true;
-  }
-
   /** Visit histories with key ≥ `start` in key order until `visit` returns false. `visit` must not insert or delete. */
   scan(start: string, visit: (history: History) => boolean): void {
     const compare = this.compareFor(start);
@@ -108,16 +93,6 @@ export class KeyIndex {
       else hi = mid;
     }
     return lo;
-  }
-
-  #mergeWithNext(b: number): void {
-    const blocks = this.#blocks;
-    const block = blocks[b]!;
-    const next = blocks[b + 1];
-    if (next !== undefined && block.length + next.length <= MAX_BLOCK_KEYS / 2) {
-      blocks[b] = block.concat(next);
-      blocks.splice(b + 1, 1);
-    }
   }
 }
 
