@@ -651,12 +651,27 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     });
   }
 
-  /** Process Ready batches until there is nothing left or a storage write is in flight. */
+  /**
+   * Process Ready batches until there is nothing left. While a storage write is in flight, only
+   * the work that needs no write of its own goes on (sending appends, committing and applying
+   * what is already durable, reads): the next batch to write accumulates meanwhile, which is what
+   * makes one fdatasync carry many entries.
+   */
   #drive(): void {
     this.#proposeBatch();
-    while (!this.#persisting && !this.#stopped && !this.#restoring && this.#core.hasReady()) {
-      const ready = this.#core.ready();
+    while (!this.#stopped && !this.#restoring) {
+      if (this.#persisting) {
+        if (this.#core.hasReadyWithoutPersist())
+          this.#processWithoutPersist(this.#core.readyWithoutPersist());
+        return;
+      }
+      if (!this.#core.hasReady()) return;
+      const { committedEntries, ...rest } = this.#core.ready();
+      const ready: Ready = { ...rest, committedEntries: [] };
       this.#sendAll(ready.messagesNow);
+      // The core hands out only committed entries that are durable here: apply them now rather
+      // than after this batch's write.
+      this.#applyCommitted(committedEntries);
       let written: void | Promise<void>;
       try {
         written = this.#storage.persist(ready);
@@ -667,10 +682,30 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       if (written instanceof Promise) {
         this.#persisting = true;
         this.#awaitPersist(ready, written);
-        return;
+        continue;
       }
       this.#afterPersist(ready);
     }
+  }
+
+  /** Apply entries that are committed and durable, and tell the core. */
+  #applyCommitted(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    for (const entry of entries) this.#apply(entry);
+    this.#core.advance({ ...nothingToDo, committedEntries: entries });
+  }
+
+  /** Carry out a Ready from `readyWithoutPersist` (nothing in it needs a write). */
+  #processWithoutPersist(ready: Ready): void {
+    this.#sendAll(ready.messagesNow);
+    this.#applyCommitted(ready.committedEntries);
+    this.#core.advance({ ...ready, committedEntries: [] });
+    for (const rs of ready.readStates) this.#onReadState(rs.requestId, rs.index);
+    for (const peer of ready.snapshotsToSend) void this.#sender.start(peer);
+    this.#maybeSnapshot();
+    this.#releaseReads();
+    this.#emitChanges();
+    this.#checkWaiters();
   }
 
   /** Propose the commands enqueued since the last drive; if the core refuses them, fail them. */
@@ -728,7 +763,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #afterPersist(ready: Ready): void {
     if (this.#stopped) return;
     this.#sendAll(ready.messagesAfterPersist);
-    for (const entry of ready.committedEntries) this.#apply(entry);
     this.#core.advance(ready);
     for (const rs of ready.readStates) this.#onReadState(rs.requestId, rs.index);
     for (const peer of ready.snapshotsToSend) void this.#sender.start(peer);
@@ -1039,6 +1073,21 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     });
   }
 }
+
+/** A Ready with nothing in it, to build partial ones from. */
+const nothingToDo: Ready = {
+  reset: false,
+  mustSync: false,
+  hardState: null,
+  truncateFrom: null,
+  entries: [],
+  messagesNow: [],
+  messagesAfterPersist: [],
+  committedEntries: [],
+  readStates: [],
+  snapshotsToSend: [],
+  snapshotChunks: [],
+};
 
 /** Normalize what a state machine's snapshot() returned into an async stream of chunks. */
 async function* asChunks(

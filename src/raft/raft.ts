@@ -1079,6 +1079,52 @@ export class RaftCore {
     return ready;
   }
 
+  /**
+   * Whether {@link readyWithoutPersist} has anything: work that needs no write of its own, which
+   * a driver may carry out while a Ready's write is still in flight.
+   */
+  hasReadyWithoutPersist(): boolean {
+    return (
+      this.#messagesNow.length > 0 ||
+      this.#readStates.length > 0 ||
+      this.#snapshotsToSend.length > 0 ||
+      this.log.appliedIndex < Math.min(this.log.commitIndex, this.log.stableIndex) ||
+      (this.#role === Role.Leader && this.#commitBehindSomewhere())
+    );
+  }
+
+  /**
+   * The part of the pending work that needs nothing more to be durable, for a driver whose
+   * previous Ready is still being written: messages that may go out before a write (a leader's
+   * appends and heartbeats, commit propagation), committed entries that are already durable here,
+   * read states and snapshots to send. No entries, no hard state, no messages that must wait for a
+   * write: those stay for the next `ready()`. Call `advance` with it like with any Ready.
+   *
+   * This is what keeps a leader committing and applying while its own fdatasync runs: followers'
+   * acknowledgements that arrive meanwhile commit earlier batches, which apply at once instead of
+   * after the write.
+   */
+  readyWithoutPersist(): Ready {
+    this.#propagateCommit();
+    const ready: Ready = {
+      reset: false,
+      mustSync: false,
+      hardState: null,
+      truncateFrom: null,
+      entries: [],
+      messagesNow: this.#messagesNow,
+      messagesAfterPersist: [],
+      committedEntries: this.log.entriesToApply(this.#opts.maxApplyEntries),
+      readStates: this.#readStates,
+      snapshotsToSend: this.#snapshotsToSend,
+      snapshotChunks: [],
+    };
+    this.#messagesNow = [];
+    this.#readStates = [];
+    this.#snapshotsToSend = [];
+    return ready;
+  }
+
   /** The driver has persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
     if (ready.hardState !== null) this.#persistedHardState = ready.hardState;
