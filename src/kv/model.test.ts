@@ -84,12 +84,18 @@ function apply(t: ReturnType<typeof kv>, m: ReferenceModel, o: Op): void {
       model = outcome(() => m.put(o.key, o.value, o.lease));
       break;
     case 'delete':
-      real = outcome(() => t.del(o.selector).deleted);
-      model = outcome(() => m.deleteRange(o.selector));
+      real = outcome(() => {
+        const r = t.del(o.selector);
+        return [r.deleted, r.revision];
+      });
+      model = outcome(() => [m.deleteRange(o.selector), m.revision]);
       break;
     case 'txn':
-      real = outcome(() => t.txn({ compare: o.compare, success: o.success, failure: o.failure }).succeeded);
-      model = outcome(() => m.txn(o.compare, o.success, o.failure));
+      real = outcome(() => {
+        const r = t.txn({ compare: o.compare, success: o.success, failure: o.failure });
+        return [r.succeeded, r.revision];
+      });
+      model = outcome(() => [m.txn(o.compare, o.success, o.failure), m.revision]);
       break;
     case 'grant':
       real = outcome(() => t.grant(10, o.id).id);
@@ -128,6 +134,12 @@ function check(
   const all = { key: '', prefix: true } as const;
   assert.deepEqual(s.range(all).kvs, m.range(all));
   assert.equal(s.keyCount, m.range(all).length);
+  const limited = s.range({ ...probe.sel, limit: 2 });
+  const expected = m.range(probe.sel);
+  assert.deepEqual(
+    [limited.kvs, limited.count, limited.more],
+    [expected.slice(0, 2), expected.length, expected.length > 2],
+  );
   for (let r = Math.max(1, m.compactRevision); r <= m.revision; r++) {
     assert.deepEqual(
       outcome(() => s.range({ ...probe.sel, revision: r }).kvs),
