@@ -48,15 +48,28 @@ const maxLogLines = 200;
 const healthPollMs = 25;
 
 const liveProcesses = new Set<ChildProcess>();
+/** Temporary data directories to remove if the process ends before stop(). */
+const ownedDirs = new Set<string>();
 let exitHookInstalled = false;
+
+function killAll(): void {
+  for (const child of liveProcesses) child.kill('SIGKILL');
+  for (const dir of ownedDirs) rmSync(dir, { recursive: true, force: true });
+}
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Synchronous on purpose: 'exit' handlers cannot await. SIGKILL leaves no etcd orphan behind.
-  process.on('exit', () => {
-    for (const child of liveProcesses) child.kill('SIGKILL');
-  });
+  process.on('exit', killAll);
+  // A signal skips 'exit': kill the members, then let the signal do what it would have done
+  // (when nobody else listens for it, re-raising it terminates us as before).
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Throws a SKEIN-style message telling how to install etcd when it is missing. */
@@ -107,6 +120,7 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
   const count = options.members ?? 1;
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'skein-etcd-'));
+  if (ownsDir) ownedDirs.add(dataDir);
   const members: Member[] = [];
   for (let i = 0; i < count; i++) {
     const [clientPort, peerPort] = [await freePort(), await freePort()];
@@ -183,7 +197,10 @@ export async function startEtcdCluster(options: EtcdClusterOptions = {}): Promis
     dataDir,
     async stop() {
       await Promise.all(members.map((m) => stopMember(m, 'SIGKILL')));
-      if (ownsDir) rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDir) {
+        rmSync(dataDir, { recursive: true, force: true });
+        ownedDirs.delete(dataDir);
+      }
     },
     async kill(i, signal = 'SIGKILL') {
       await stopMember(memberAt(members, i), signal);

@@ -9,6 +9,9 @@ import type { KeyValue } from '../../kv/types.ts';
 import type { CoordinationStore } from '../types.ts';
 import { RecipeErrorCode, recipeError } from './errors.ts';
 
+/** Attempts at enqueueing while our key keeps vanishing between compare and read (a lease ending). */
+const maxEnqueueAttempts = 5;
+
 /** Create `key` bound to `leaseId` unless it exists; returns its createRevision (etcd's tryAcquire). */
 export async function enqueue(
   store: CoordinationStore,
@@ -16,17 +19,24 @@ export async function enqueue(
   value: string,
   leaseId: number,
 ): Promise<{ createRevision: number; value: string }> {
-  const response = await store.txn({
-    compare: [{ key, target: 'createRevision', op: '=', value: 0 }],
-    success: [{ put: { key, value, lease: leaseId } }],
-    failure: [{ range: { key } }],
-  });
-  if (response.succeeded) return { createRevision: response.revision, value };
-  const first = response.responses[0];
-  const existing = first !== undefined && 'range' in first ? first.range.kvs[0] : undefined;
-  // The key existed (a retried request, or this lease queued before) — unless it vanished since.
-  if (existing === undefined) return enqueue(store, key, value, leaseId);
-  return { createRevision: existing.createRevision, value: existing.value };
+  for (let attempt = 1; ; attempt++) {
+    const response = await store.txn({
+      compare: [{ key, target: 'createRevision', op: '=', value: 0 }],
+      success: [{ put: { key, value, lease: leaseId } }],
+      failure: [{ range: { key } }],
+    });
+    if (response.succeeded) return { createRevision: response.revision, value };
+    const first = response.responses[0];
+    // The key existed (a retried request, or this lease queued before) — unless it vanished since.
+    const existing = first !== undefined && 'range' in first ? first.range.kvs[0] : undefined;
+    if (existing !== undefined) return { createRevision: existing.createRevision, value: existing.value };
+    if (attempt >= maxEnqueueAttempts) {
+      throw recipeError(
+        RecipeErrorCode.LockLost,
+        `could not queue ${key}: it kept vanishing (is its lease ending?)`,
+      );
+    }
+  }
 }
 
 /** The key with the lowest createRevision under `prefix` (the head of the queue), if any. */
