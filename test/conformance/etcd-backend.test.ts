@@ -183,3 +183,41 @@ describe('etcd backend: lease ids, errors, connection', () => {
     }
   });
 });
+
+describe('etcd backend: authentication', () => {
+  it('connects with a user and password; a wrong password fails at connectEtcd with SKEIN_UNAUTHORIZED', async () => {
+    const cluster = await startEtcdCluster({ members: 1 });
+    const admin = new Etcd3({ hosts: [...cluster.clientUrls] });
+    try {
+      await admin.role('root').create();
+      await admin.user('root').create('root-secret');
+      await admin.user('root').addRole('root');
+      await admin.auth.authEnable();
+      await rejectsWith(
+        connectEtcd({ hosts: cluster.clientUrls, auth: { username: 'root', password: 'wrong' } }),
+        'SKEIN_UNAUTHORIZED',
+      );
+      const store = await connectEtcd({
+        hosts: cluster.clientUrls,
+        auth: { username: 'root', password: 'root-secret' },
+      });
+      try {
+        await store.put({ key: 'auth/k', value: 'v' });
+        assert.equal((await store.get('auth/k'))?.value, 'v');
+        const events: string[] = [];
+        const watch = await store.watch(
+          { key: 'auth/k' },
+          { onResponse: (r) => events.push(...r.events.map((e) => e.kv.value)) },
+        );
+        await store.put({ key: 'auth/k', value: 'w' });
+        await waitFor('the watch event', () => events.length === 1);
+        await watch.cancel();
+      } finally {
+        await store.close();
+      }
+    } finally {
+      admin.close();
+      await cluster.stop();
+    }
+  });
+});
