@@ -24,6 +24,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { ProcessCluster } from '../src/cli/process-cluster.ts';
 import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
 import { pumpCores, type CoreResult } from './lib/core-pump.ts';
@@ -120,6 +121,29 @@ function coreOnly(batch: number): void {
   );
 }
 
+/**
+ * p50 of appending 512 bytes and fdatasync-ing them, in a fresh file on the disk the durable runs
+ * use: "one fdatasync", measured in the same run as the figures it is compared with.
+ */
+async function fdatasyncP50Ms(samples = 300): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'skein-bench-fsync-'));
+  const handle = await open(join(dir, 'probe.bin'), 'w');
+  const block = Buffer.alloc(512, 0x61);
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < samples; i++) {
+      const start = performance.now();
+      await handle.write(block, 0, block.length, i * block.length);
+      await handle.datasync();
+      ms.push(performance.now() - start);
+    }
+  } finally {
+    await handle.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return median(ms);
+}
+
 /** Median commits/s and p50 per (storage, outstanding), for the durable/in-memory ratios. */
 const tcpFigures = new Map<string, { commitsPerSec: number; p50Ms: number }>();
 
@@ -203,14 +227,20 @@ for (const outstanding of levels) {
 }
 if (values.durable) {
   console.log('tcp+disk: the same 3 processes with --data-dir (FileStorage, one fdatasync per batch).');
+  const syncBefore = await fdatasyncP50Ms();
   for (const outstanding of levels) await overTcp(outstanding, true);
+  const syncMs = (syncBefore + (await fdatasyncP50Ms())) / 2;
+  console.log(
+    `one fdatasync here (512 B append, p50 of 300, mean of before and after the durable runs): ${syncMs.toFixed(3)} ms`,
+  );
   for (const outstanding of levels) {
     const mem = tcpFigures.get(`false/${outstanding}`);
     const disk = tcpFigures.get(`true/${outstanding}`);
     if (mem === undefined || disk === undefined) continue;
     console.log(
       `durable/in-memory outstanding=${outstanding}: throughput ${(disk.commitsPerSec / mem.commitsPerSec).toFixed(2)}×, ` +
-        `p50 ${disk.p50Ms.toFixed(3)} ms vs ${mem.p50Ms.toFixed(3)} ms (+${(disk.p50Ms - mem.p50Ms).toFixed(3)} ms)`,
+        `p50 ${disk.p50Ms.toFixed(3)} ms vs ${mem.p50Ms.toFixed(3)} ms (+${(disk.p50Ms - mem.p50Ms).toFixed(3)} ms; ` +
+        `in-memory + one fdatasync = ${(mem.p50Ms + syncMs).toFixed(3)} ms)`,
     );
   }
 }
