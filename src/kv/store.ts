@@ -1,3 +1,4 @@
+import { CoreErrorCode, SkeinError } from '../core/errors.ts';
 import type { Processor, SnapshotStateMachine } from '../raft/node.ts';
 import { compact } from './compaction.ts';
 import { kvError, KvErrorCode } from './errors.ts';
@@ -5,7 +6,7 @@ import { compareCodePoints } from './key-order.ts';
 import { KvDefaults, MAX_MEMBERS, type KvLimits } from './limits.ts';
 import { checkReadRevision, eventsSince, rangeAt, scanSelected } from './reads.ts';
 import { readSnapshot, writeSnapshot } from './snapshot-codec.ts';
-import { KvState, latest, tombstone, type LeaseState } from './state.ts';
+import { KvState, latest, tombstone } from './state.ts';
 import { evaluateCompare } from './txn.ts';
 import type {
   CompactResponse,
@@ -55,6 +56,14 @@ export class KvStore implements SnapshotStateMachine {
 
   constructor(options: { limits?: Partial<KvLimits> } = {}) {
     this.#limits = { ...KvDefaults, ...options.limits };
+    for (const [name, value] of Object.entries(this.#limits)) {
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new SkeinError(
+          CoreErrorCode.InvalidConfig,
+          `KvLimits.${name} must be a positive integer, not ${value}`,
+        );
+      }
+    }
   }
 
   get limits(): Readonly<KvLimits> {
@@ -389,8 +398,6 @@ export class KvStore implements SnapshotStateMachine {
     return prev;
   }
 }
-
-export type { LeaseState };
 
 function leaseNotFound(id: number): Error {
   return kvError(KvErrorCode.LeaseNotFound, `lease ${id} does not exist`, { id });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { KvErrorCode } from './errors.ts';
 import { KvDefaults } from './limits.ts';
+import { KvStore } from './store.ts';
 import { kv, snapshotBytes, throwsCode } from './test-helpers.ts';
 import {
   validateCompact,
@@ -137,5 +138,10 @@ describe('validation', () => {
       assert.throws(() => call(action, params));
       assert.deepEqual(snapshotBytes(store), before, action);
     }
+  });
+
+  it('limits must be positive integers', () => {
+    throwsCode(() => new KvStore({ limits: { maxKeys: 0 } }), 'SKEIN_INVALID_CONFIG', /KvLimits\.maxKeys/);
+    throwsCode(() => new KvStore({ limits: { maxTxnOps: 1.5 } }), 'SKEIN_INVALID_CONFIG', /maxTxnOps/);
   });
 });
