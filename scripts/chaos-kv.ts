@@ -30,15 +30,23 @@ if (members === 4) {
   console.error('--members is 3 or 5');
   process.exit(2);
 }
-const report = await runChaosKv({
-  members,
-  seed,
-  kills: int('kills', values.kills, 1, 10_000),
-  clients: int('clients', values.clients, 1, 64),
-  registerKeys: int('keys', values.keys, 1, 1000),
-  log: (line) => {
-    console.log(line);
-  },
-});
+let report;
+try {
+  report = await runChaosKv({
+    members,
+    seed,
+    kills: int('kills', values.kills, 1, 10_000),
+    clients: int('clients', values.clients, 1, 64),
+    registerKeys: int('keys', values.keys, 1, 1000),
+    log: (line) => {
+      console.log(line);
+    },
+  });
+} catch (error) {
+  // The harness itself broke (a server that cannot start or restart): no verdict.
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  console.log(`VERDICT: ERROR (the run could not complete; seed ${seed})`);
+  process.exit(3);
+}
 console.log(formatChaosKvReport(report));
 process.exit(report.problems.length === 0 ? 0 : 1);

@@ -79,7 +79,7 @@ export class ProxiedServers {
     const servers = new ProxiedServers(o.proxy, dataDir, members);
     for (let i = 0; i < members.length; i++) servers.#launch(i);
     try {
-      await Promise.all(members.map((_, i) => servers.#waitFor(i, '/ready', 30_000)));
+      await Promise.all(members.map((_, i) => servers.#waitFor(i, '/ready', 60_000)));
     } catch (error) {
       await servers.stop();
       throw error;
@@ -162,7 +162,7 @@ export class ProxiedServers {
     if (this.#members[i]!.child !== null)
       throw new Error(`chaos-kv: restart of ${this.names[i]}, which runs`);
     this.#launch(i);
-    await this.#waitFor(i, '/health', 30_000);
+    await this.#waitFor(i, '/health', 60_000);
   }
 
   logTail(i: number): string {
