@@ -83,6 +83,25 @@ function benchPuts(): void {
   console.log(
     `put (overwrite) into ${KEYS} keys: ${rate(rates)} puts/s of CPU (wall ${rate(walls)}; median of ${RUNS} × ${PUTS})`,
   );
+  const floor = rate([floorPutsPerSecond(keys)]);
+  console.log(
+    `  floor on this machine (map probe, one object, two appends, nothing else): ${floor}/s of CPU`,
+  );
+}
+
+/** The least a put can cost here: a reference point when the machine is noisy. */
+function floorPutsPerSecond(keys: readonly string[]): number {
+  const histories = new Map<string, object[]>();
+  for (let i = 0; i < KEYS; i++) histories.set(keyOf(i), [{}]);
+  const log: object[] = [];
+  const seconds = timed(() => {
+    for (const key of keys) {
+      const kv = { key, value: VALUE, createRevision: 1, modRevision: 2, version: 3, lease: 0 };
+      histories.get(key)!.push(kv);
+      log.push(kv);
+    }
+  });
+  return keys.length / seconds;
 }
 
 function benchRanges(): void {
