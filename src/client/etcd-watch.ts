@@ -113,18 +113,20 @@ export class EtcdWatch implements WatchHandle {
 
   #onResponse(response: IWatchResponse): void {
     const headerRevision = int64ToNumber(response.header.revision, 'header.revision');
+    if (response.canceled) {
+      // Before creation too (etcd answers "created" and "canceled" together for a refused watch):
+      // then start() rejects, except for compaction, which goes to onError as for a live watch.
+      this.#finish(this.#cancelError(response));
+      return;
+    }
     if (response.created) {
       this.#retryDelayMs = this.#deps.reconnectMinMs;
       if (this.#fromCurrent && !this.#established) this.#lastRevision = headerRevision;
       this.#established = true;
       this.#state = 'live';
       this.#settleStart?.();
-    }
-    if (response.canceled) {
-      this.#finish(this.#cancelError(response));
       return;
     }
-    if (response.created) return;
     if (response.events.length === 0) {
       // A progress notification: etcd sends them only to watches that are caught up.
       if (headerRevision <= this.#lastRevision) return;

@@ -192,6 +192,10 @@ describe('etcd backend: authentication', () => {
       await admin.role('root').create();
       await admin.user('root').create('root-secret');
       await admin.user('root').addRole('root');
+      await admin.role('reader').create(); // may read one key only
+      await admin.role('reader').grant({ permission: 'Read', key: 'auth/k' });
+      await admin.user('reader').create('reader-secret');
+      await admin.user('reader').addRole('reader');
       await admin.auth.authEnable();
       await rejectsWith(
         connectEtcd({ hosts: cluster.clientUrls, auth: { username: 'root', password: 'wrong' } }),
@@ -214,6 +218,21 @@ describe('etcd backend: authentication', () => {
         await watch.cancel();
       } finally {
         await store.close();
+      }
+      // The reader: a refused write or watch is SKEIN_UNAUTHORIZED (the watch() call rejects).
+      const reader = await connectEtcd({
+        hosts: cluster.clientUrls,
+        auth: { username: 'reader', password: 'reader-secret' },
+      });
+      try {
+        assert.equal((await reader.get('auth/k'))?.value, 'w');
+        await rejectsWith(reader.put({ key: 'auth/k', value: 'x' }), 'SKEIN_UNAUTHORIZED');
+        await rejectsWith(
+          reader.watch({ key: 'other' }, { onResponse: () => undefined }),
+          'SKEIN_UNAUTHORIZED',
+        );
+      } finally {
+        await reader.close();
       }
     } finally {
       admin.close();
