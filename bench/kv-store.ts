@@ -156,6 +156,15 @@ async function benchSnapshot(): Promise<void> {
       `restore ${(mb / restore).toFixed(0)} MB/s (${(restore * 1000).toFixed(0)} ms); ` +
       `snapshot+restore ${(mb / (snap + restore)).toFixed(0)} MB/s`,
   );
+  // Half the keys get a second version and a quarter are deleted, then everything before is compacted.
+  const put = store.processors().put!;
+  const del = store.processors()['delete-range']!;
+  for (let i = 0; i < BIG_KEYS; i += 2) put({ key: keyOf(i), value: VALUE });
+  for (let i = 1; i < BIG_KEYS; i += 4) del({ key: keyOf(i) });
+  const compactSeconds = timed(() => store.processors().compact!({ revision: store.revision }));
+  console.log(
+    `compact ${BIG_KEYS} keys (${BIG_KEYS / 2} old versions, ${BIG_KEYS / 4} tombstones): ${(compactSeconds * 1000).toFixed(0)} ms of CPU`,
+  );
 }
 
 console.log(

@@ -8,21 +8,21 @@ import { indexAt, type KvState } from './state.ts';
  * O(keys): compaction is rare, and etcd walks its whole key index too.
  */
 export function compact(state: KvState, revision: number): void {
-  let removed = false;
-  for (const [key, versions] of state.keys) {
-    if (versions[0]!.modRevision > revision) continue;
+  const keysBefore = state.keys.size;
+  state.keys.forEach((versions, key) => {
+    if (versions[0]!.modRevision > revision) return;
     const i = indexAt(versions, revision);
     const drop = versions[i]!.version === 0 ? i + 1 : i;
-    if (drop === 0) continue;
+    if (drop === 0) return;
     if (drop === versions.length) {
       state.keys.delete(key);
       versions.length = 0; // marks it for removal from the index below
-      removed = true;
     } else {
       versions.splice(0, drop);
     }
-  }
-  if (removed) state.order = KeyIndex.fromSorted([...state.order].filter((history) => history.length > 0));
+  });
+  if (state.keys.size !== keysBefore)
+    state.order = KeyIndex.fromSorted([...state.order].filter((history) => history.length > 0));
   let firstKept = 0;
   while (firstKept < state.log.length && state.log[firstKept]!.modRevision <= revision) firstKept++;
   if (firstKept > 0) state.log = state.log.slice(firstKept);
