@@ -12,7 +12,9 @@ import { randomKvSchedule } from './kv-schedule.ts';
 // The seeds run in a child process (kv-sim-main.ts): node:test's promise tracking slows the
 // simulator about threefold. SKEIN_KV_SEEDS=n runs more; SKEIN_SEED=n replays one in-process.
 // SKEIN_KV_SNAPSHOT_CHUNK_BYTES=64 forces tiny InstallSnapshot chunks; known issue: with them a
-// few seeds (5, 53, 112, 145) end with a follower whose snapshot transfer never completes.
+// few seeds (8, 31, 48, 86, 111, 147) end with a follower whose snapshot transfer never completes:
+// SnapshotSender.#resumeFrom resets the stream while #pump is still reading it, so chunks go out
+// with data that does not belong at their offset (src/raft/snapshot-transfer.ts; reported).
 
 const chunk = process.env['SKEIN_KV_SNAPSHOT_CHUNK_BYTES'];
 
@@ -26,7 +28,7 @@ test('kv: linearizable and members agree under random fault schedules (seeded; r
     console.log(JSON.stringify(stats));
     return;
   }
-  const seeds = process.env['SKEIN_KV_SEEDS'] ?? '150';
+  const seeds = process.env['SKEIN_KV_SEEDS'] ?? '120';
   const script = fileURLToPath(new URL('./kv-sim-main.ts', import.meta.url));
   const args = ['--seeds', seeds, ...(chunk === undefined ? [] : ['--chunk-bytes', chunk])];
   const result = spawnSync(

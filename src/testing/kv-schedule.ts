@@ -87,7 +87,7 @@ export async function randomKvSchedule(
     const down = sim.ids.filter((id) => sim.isDown(id));
     const roll = rng.int(100);
     if (roll < 50 && nodes.length > 0) {
-      for (let k = 1 + rng.int(5); k > 0; k--) clients.issue(target(rng.pick(nodes)));
+      for (let k = 1 + rng.int(8); k > 0; k--) clients.issue(target(rng.pick(nodes)));
     } else if (roll < 60 && nodes.length > 0) {
       sim.crash(rng.pick(nodes).id);
       counts.crashes++;
