@@ -109,7 +109,8 @@ async function main(): Promise<void> {
       `closed loop in one Node process (node ${process.version}), 8-byte keys (${keySpace.toLocaleString('en-US')}), ` +
       `256-byte values; in flight ${levels.join(', ')}; ${ops.join(' + ')}; ` +
       `median of ${String(runs)} run(s) × ${String(durationMs)} ms after ${String(warmupMs)} ms warm-up.\n` +
-      'skein via skein/client, etcd via npm etcd3 (given the leader URL); reads are linearizable.\n' +
+      `skein via skein/client (${skeinConnections === undefined ? 'its default sockets per member' : `${String(skeinConnections)} sockets per member`}), ` +
+      'etcd via npm etcd3 (given the leader URL); reads are linearizable.\n' +
       'NOTE: this machine is shared and noisy; compare skein with etcd within one run, not across runs.\n' +
       loadLine('at start'),
   );
