@@ -359,32 +359,3 @@ test('a write cut short by a full disk, then a reset: a crash at any step recove
   }
   assert.ok(sawReset, 'some runs got through the reset');
 });
-
-test('a commit-index-only batch is not written: it rides the next batch, or the close', async () => {
-  const disk = new SimDisk({ random: new Random(11) });
-  const storage = await opened(disk);
-  await storage.persist(batch(1, 3, 0));
-  const used = disk.usedBytes();
-  const commitOnly = (commit: number): PersistBatch => ({
-    reset: false,
-    truncateFrom: null,
-    entries: [],
-    mustSync: false,
-    hardState: { term: 1, vote: 'n1', commit, clusterId: 'c1' },
-  });
-  assert.equal(storage.persist(commitOnly(2)), undefined, 'completes at once');
-  assert.equal(disk.usedBytes(), used, 'nothing written');
-  await storage.persist({ ...batch(4, 1), hardState: null });
-  disk.crash();
-  const afterCrash = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
-  assert.equal(afterCrash.hardState.commit, 2, 'the next batch carried it');
-  const again = new FileStorage(dir, { disk, nodeId: 'n1' });
-  await again.load();
-  assert.equal(again.persist(commitOnly(4)), undefined);
-  await again.close();
-  assert.equal(
-    (await new FileStorage(dir, { disk, nodeId: 'n1' }).load()).hardState.commit,
-    4,
-    'written at close',
-  );
-});

@@ -75,8 +75,6 @@ export class FileStorage implements RaftStorage {
   /** The current segment has bytes written without an fsync (a commit-index-only batch). */
   #unsynced = false;
   #hardState: HardState = emptyHardState;
-  /** A commit-index-only hard state not written yet (see persist). */
-  #deferredHardState: HardState | null = null;
   #epoch = 0;
   #snapshot: StoredSnapshot | null = null;
 
@@ -141,21 +139,15 @@ export class FileStorage implements RaftStorage {
    */
   persist(batch: PersistBatch): void | Promise<void> {
     this.#checkOpen();
-    const nothingToLog = !batch.reset && batch.truncateFrom === null && batch.entries.length === 0;
-    if (nothingToLog && batch.hardState === null) return;
-    if (nothingToLog && batch.mustSync === false) {
-      // Only the commit index changed, which Raft does not need durable (it is relearned from the
-      // leader): no write per commit. It goes out with the next batch's Commit record, or at close.
-      this.#deferredHardState = batch.hardState;
+    if (
+      !batch.reset &&
+      batch.hardState === null &&
+      batch.truncateFrom === null &&
+      batch.entries.length === 0
+    ) {
       return;
     }
-    const deferred = this.#deferredHardState;
-    this.#deferredHardState = null;
-    const effective =
-      batch.hardState === null && deferred !== null && !batch.reset
-        ? { ...batch, hardState: deferred }
-        : batch;
-    return this.#exclusive(() => this.#append(effective, this.#encodeBatch(effective)));
+    return this.#exclusive(() => this.#append(batch, this.#encodeBatch(batch)));
   }
 
   /** Durably replace the snapshot; the previous one stays in force until the new one is durable. */
@@ -198,14 +190,6 @@ export class FileStorage implements RaftStorage {
 
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
-    const deferred = this.#deferredHardState;
-    if (this.#state === 'open' && deferred !== null) {
-      // Not needed for safety, but a clean restart then starts from the commit index it had.
-      const last: PersistBatch = { reset: false, truncateFrom: null, entries: [], hardState: deferred };
-      await this.persist(last)?.catch((error: unknown) => {
-        this.#logger.warn({ err: error }, 'could not write the last commit index at close');
-      });
-    }
     await this.#exclusive(async () => {
       this.#state = 'closed';
       await this.#current?.close();
