@@ -140,7 +140,19 @@ export class SkeinClient implements CoordinationStore {
 
   async watch(request: WatchRequest, callbacks: WatchCallbacks): Promise<WatchHandle> {
     const watch = new HttpWatch(this.#endpoints, request, callbacks);
-    await watch.start();
+    try {
+      await watch.start();
+    } catch (error) {
+      // As on the etcd backend: a start revision already compacted ends the watch through onError.
+      if (
+        !(error instanceof SkeinError) ||
+        error.code !== 'SKEIN_COMPACTED' ||
+        callbacks.onError === undefined
+      ) {
+        throw error;
+      }
+      callbacks.onError(error);
+    }
     this.#watches.add(watch);
     return {
       get lastRevision() {
