@@ -73,7 +73,7 @@ export async function randomKvSchedule(
   const members = new KvMemberInvariants();
   const history = new HistoryRecorder<KvGroupInput, KvGroupOutput>(sim.clock);
   const clients = new KvSimClients(history, rng.fork());
-  const counts = { crashes: 0, transfers: 0, partitions: 0 };
+  const counts: FaultCounts = { crashes: 0, transfers: 0, partitions: 0 };
   let client = 0;
   const target = (node: RaftNode): KvTarget => ({
     clientId: `c${client++}`,
@@ -82,43 +82,13 @@ export async function randomKvSchedule(
   });
 
   for (let step = 0; step < 30; step++) {
-    members.check(sim);
+    members.check(sim); // before any crash: a crashed incarnation's records go with it
     const nodes = sim.liveNodes();
-    const down = sim.ids.filter((id) => sim.isDown(id));
     const roll = rng.int(100);
     if (roll < 50 && nodes.length > 0) {
       for (let k = 1 + rng.int(8); k > 0; k--) clients.issue(target(rng.pick(nodes)));
-    } else if (roll < 60 && nodes.length > 0) {
-      sim.crash(rng.pick(nodes).id);
-      counts.crashes++;
-    } else if (roll < 70 && down.length > 0) {
-      sim.restart(rng.pick(down));
-    } else if (roll < 76) {
-      const side = sim.ids.filter(() => rng.chance(0.5));
-      sim.network.partition(
-        side,
-        sim.ids.filter((id) => !side.includes(id)),
-      );
-      counts.partitions++;
-    } else if (roll < 80) {
-      sim.network.blockLink(rng.pick(sim.ids), rng.pick(sim.ids));
-      counts.partitions++;
-    } else if (roll < 87) {
-      sim.network.heal();
-    } else if (roll < 95) {
-      const leader = sim.leader();
-      const others =
-        leader === undefined ? [] : Object.keys(leader.core.config.voters).filter((id) => id !== leader.id);
-      if (leader !== undefined && others.length > 0) {
-        leader.transferLeadership(rng.pick(others)).catch(() => undefined);
-        counts.transfers++;
-      }
     } else {
-      // MVCC compaction replicated through the log: history goes, current values must not.
-      const leader = sim.leader();
-      const revision = leader === undefined ? 0 : kvStateOf(sim, leader.id).store.revision - rng.int(3);
-      if (leader !== undefined && revision > 0)
-        leader.enqueue('compact', { revision }).catch(() => undefined);
+      injectFault(sim, rng, roll, counts);
     }
     await sim.runFor(rng.intBetween(5, 300));
   }
@@ -145,6 +115,46 @@ export async function randomKvSchedule(
     snapshotsTaken: Math.max(...sim.liveNodes().map((n) => n.status().snapshotIndex)),
     verdict: verdict.result,
   };
+}
+
+type FaultCounts = { crashes: number; transfers: number; partitions: number };
+
+/**
+ * One fault, chosen by `roll` (0–99; below 50 only when no node is up): crash, restart, partition, one-way block, heal, leadership transfer, or MVCC
+ * compaction (replicated through the log: history goes, current values must not).
+ */
+function injectFault(sim: RaftSimulation, rng: Random, roll: number, counts: FaultCounts): void {
+  const nodes = sim.liveNodes();
+  const down = sim.ids.filter((id) => sim.isDown(id));
+  const leader = sim.leader();
+  if (roll < 60 && nodes.length > 0) {
+    sim.crash(rng.pick(nodes).id);
+    counts.crashes++;
+  } else if (roll < 70 && down.length > 0) {
+    sim.restart(rng.pick(down));
+  } else if (roll < 76) {
+    const side = sim.ids.filter(() => rng.chance(0.5));
+    sim.network.partition(
+      side,
+      sim.ids.filter((id) => !side.includes(id)),
+    );
+    counts.partitions++;
+  } else if (roll < 80) {
+    sim.network.blockLink(rng.pick(sim.ids), rng.pick(sim.ids));
+    counts.partitions++;
+  } else if (roll < 87) {
+    sim.network.heal();
+  } else if (roll < 95) {
+    const others =
+      leader === undefined ? [] : Object.keys(leader.core.config.voters).filter((id) => id !== leader.id);
+    if (leader !== undefined && others.length > 0) {
+      leader.transferLeadership(rng.pick(others)).catch(() => undefined);
+      counts.transfers++;
+    }
+  } else if (leader !== undefined) {
+    const revision = kvStateOf(sim, leader.id).store.revision - rng.int(3);
+    if (revision > 0) leader.enqueue('compact', { revision }).catch(() => undefined);
+  }
 }
 
 /** Heal the network, restart every crashed member, and wait until all have applied everything. */
