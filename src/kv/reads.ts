@@ -1,5 +1,5 @@
 import { kvError, KvErrorCode } from './errors.ts';
-import { RANGE_END_ALL, selects } from './selector.ts';
+import { isSingleKey, RANGE_END_ALL, selects } from './selector.ts';
 import type { History } from './key-index.ts';
 import { indexAt, previousLive, versionAt, type KvState } from './state.ts';
 import type { KeySelector, KeyValue, RangeRequest, WatchEvent } from './types.ts';
@@ -84,15 +84,12 @@ export function eventsSince(
   const start = Math.max(fromRevision, state.compactRevision + 1);
   const events: WatchEvent[] = [];
   // A single key's events are its history: no need to walk every write.
-  const source: readonly KeyValue[] =
-    selector.prefix !== true && selector.rangeEnd === undefined
-      ? (state.keys.get(selector.key) ?? [])
-      : state.log;
-  const selectAll = source !== state.log;
+  const ownHistory = isSingleKey(selector);
+  const source: readonly KeyValue[] = ownHistory ? (state.keys.get(selector.key) ?? []) : state.log;
   let full = false;
   for (let i = firstAtOrAfter(source, start); i < source.length; i++) {
     const kv = source[i]!;
-    if (!selectAll && !selects(selector, kv.key)) continue;
+    if (!ownHistory && !selects(selector, kv.key)) continue;
     // Past the limit, the next selected write ends the batch: everything before it is covered.
     if (full && kv.modRevision !== events[events.length - 1]!.kv.modRevision) {
       return { events, throughRevision: kv.modRevision - 1 };
