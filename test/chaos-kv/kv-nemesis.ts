@@ -82,6 +82,8 @@ export class KvNemesis {
     this.#log(`SIGTERM ${this.#servers.names[leader]} (leader: transfers leadership, then stops)`);
     await this.#servers.kill(leader, 'SIGTERM');
     this.counts.transfers++;
+    const next = await this.#servers.leader(3000);
+    this.#log(`leader now ${next === null ? 'unknown' : this.#servers.names[next]!}`);
     await sleep(this.#random.intBetween(100, 1000));
     await this.#servers.restart(leader);
     this.#log(`restarted ${this.#servers.names[leader]}`);
