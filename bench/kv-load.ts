@@ -124,6 +124,9 @@ export function childProcesses(): ChildProcessInfo[] {
   return found;
 }
 
+/** CPU of the servers: every child but tsx's esbuild service (a child of the load generator). */
 function childrenCpuUs(): number {
-  return childProcesses().reduce((sum, child) => sum + child.cpuUs, 0);
+  return childProcesses()
+    .filter((child) => !child.cmdline.includes('esbuild'))
+    .reduce((sum, child) => sum + child.cpuUs, 0);
 }
