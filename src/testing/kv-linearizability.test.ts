@@ -28,7 +28,7 @@ test('kv: linearizable and members agree under random fault schedules (seeded; r
     console.log(JSON.stringify(stats));
     return;
   }
-  const seeds = process.env['SKEIN_KV_SEEDS'] ?? '120';
+  const seeds = process.env['SKEIN_KV_SEEDS'] ?? '100';
   const script = fileURLToPath(new URL('./kv-sim-main.ts', import.meta.url));
   const args = ['--seeds', seeds, ...(chunk === undefined ? [] : ['--chunk-bytes', chunk])];
   const result = spawnSync(
