@@ -4,7 +4,7 @@ import { SkeinError } from '../core/errors.ts';
 export interface EndpointsOptions {
   readonly endpoints: readonly string[];
   readonly token: string | undefined;
-  /** Sockets per member. Default 16 (the server answers requests on one socket in order). */
+  /** Sockets per member (the server answers requests on one socket in order). */
   readonly connectionsPerEndpoint: number;
   readonly requestTimeoutMs: number;
   /** TLS options for https:// endpoints (a private CA, say). */
@@ -28,7 +28,9 @@ export class NotSentError extends SkeinError {}
 export class Endpoints {
   readonly #pools = new Map<string, Pool>();
   readonly #urls: string[];
-  readonly #headers: Record<string, string>;
+  /** Headers of requests with a JSON body, and of those without one (a DELETE must not claim JSON). */
+  readonly #jsonHeaders: Record<string, string>;
+  readonly #plainHeaders: Record<string, string>;
   readonly #options: EndpointsOptions;
   #preferred = 0;
 
@@ -41,8 +43,8 @@ export class Endpoints {
     }
     this.#options = options;
     this.#urls = options.endpoints.map(normalizeUrl);
-    this.#headers = { 'content-type': 'application/json' };
-    if (options.token !== undefined) this.#headers['authorization'] = `Bearer ${options.token}`;
+    this.#plainHeaders = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
+    this.#jsonHeaders = { ...this.#plainHeaders, 'content-type': 'application/json' };
   }
 
   get urls(): readonly string[] {
@@ -79,7 +81,7 @@ export class Endpoints {
       answer = await this.#pool(url).request({
         path,
         method,
-        headers: this.#headers,
+        headers: body === undefined ? this.#plainHeaders : this.#jsonHeaders,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -112,7 +114,7 @@ export class Endpoints {
     return this.#pool(url).request({
       path,
       method: 'POST',
-      headers: this.#headers,
+      headers: this.#jsonHeaders,
       body: JSON.stringify(body),
       signal,
       headersTimeout: this.#options.requestTimeoutMs,

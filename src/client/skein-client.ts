@@ -30,7 +30,7 @@ export interface ConnectOptions {
   readonly token?: string;
   /** Per-request deadline, retries included. Default 10000. */
   readonly requestTimeoutMs?: number;
-  /** Sockets per member. Default 16. */
+  /** Sockets per member (the server answers one request per socket at a time). Default 64. */
   readonly connectionsPerEndpoint?: number;
   /** For https:// endpoints signed by a private CA. */
   readonly tls?: { readonly ca?: string | Buffer };
@@ -75,7 +75,7 @@ export class SkeinClient implements CoordinationStore {
     this.#endpoints = new Endpoints({
       endpoints: typeof options.endpoints === 'string' ? [options.endpoints] : options.endpoints,
       token: options.token,
-      connectionsPerEndpoint: options.connectionsPerEndpoint ?? 16,
+      connectionsPerEndpoint: options.connectionsPerEndpoint ?? 64,
       requestTimeoutMs: this.#timeoutMs,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });

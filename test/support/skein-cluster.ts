@@ -42,6 +42,10 @@ export interface SkeinCluster {
   alive(i: number): boolean;
   /** The last lines member `i` wrote (for failure messages). */
   logTail(i: number): string;
+  /** Exit code of member `i`'s last process (null while running or when killed by a signal). */
+  exitCode(i: number): number | null;
+  /** Launch an extra `skein server` with these arguments (after `server`); killed by stop(). */
+  spawnExtra(args: readonly string[]): { process: ChildProcess; log: () => string };
 }
 
 const BIN = fileURLToPath(new URL('../../bin/skein.mjs', import.meta.url));
@@ -88,6 +92,8 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
   const initialCluster = names.map((n, i) => `${n}=${peerAddresses[i]}`).join(',');
   const children: (ChildProcess | null)[] = names.map(() => null);
   const logs: string[][] = names.map(() => []);
+  const exitCodes: (number | null)[] = names.map(() => null);
+  const extras: ChildProcess[] = [];
 
   const args = (i: number): string[] => [
     BIN,
@@ -128,7 +134,9 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    child.once('exit', () => {
+    exitCodes[i] = null;
+    child.once('exit', (code) => {
+      exitCodes[i] = code;
       live.delete(child);
       if (children[i] === child) children[i] = null;
     });
@@ -161,6 +169,7 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
     await exited;
   };
   const stop = async (graceful = false): Promise<void> => {
+    for (const extra of extras) extra.kill('SIGKILL');
     await Promise.all(names.map((_, i) => kill(i, graceful ? 'SIGTERM' : 'SIGKILL')));
     if (temporary) rmSync(dataDir, { recursive: true, force: true });
   };
@@ -189,5 +198,27 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
     },
     alive: (i) => children[i] !== null,
     logTail: (i) => logs[i]!.join('\n'),
+    exitCode: (i) => exitCodes[i] ?? null,
+    spawnExtra: (extraArgs) => {
+      const child = spawn(process.execPath, [BIN, 'server', ...extraArgs], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      live.add(child);
+      extras.push(child);
+      const lines: string[] = [];
+      const keep = (data: Buffer): void => {
+        lines.push(
+          ...data
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
+        if (lines.length > 200) lines.splice(0, lines.length - 200);
+      };
+      child.stdout.on('data', keep);
+      child.stderr.on('data', keep);
+      child.once('exit', () => live.delete(child));
+      return { process: child, log: () => lines.join('\n') };
+    },
   };
 }
