@@ -65,4 +65,15 @@ export class RecentRequests {
     this.#order.length = 0;
     this.#head = 0;
   }
+
+  /** The remembered ids, oldest first (what a snapshot stores). */
+  toArray(): string[] {
+    return [...this.#order.slice(this.#head), ...this.#order.slice(0, this.#head)];
+  }
+
+  /** Replace the contents with `ids` (oldest first), as a snapshot recorded them. */
+  load(ids: readonly string[]): void {
+    this.clear();
+    for (const id of ids.slice(-this.#capacity)) this.add(id);
+  }
 }

@@ -20,6 +20,7 @@ import {
 } from './types.ts';
 import { AdminRpc, type AdminOp } from './admin-rpc.ts';
 import { decodeCommand, encodeCommand, RecentRequests } from './command.ts';
+import { unwrapSnapshot, wrapSnapshot } from './snapshot-envelope.ts';
 import {
   SnapshotReceiver,
   SnapshotSender,
@@ -844,13 +845,14 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       term: this.#core.log.term(applied)!,
       config: this.#core.configAt(applied),
       clusterId: this.#core.clusterId,
-      sizeBytes: data instanceof Uint8Array ? data.byteLength : -1,
+      sizeBytes: -1, // counted by the storage as it writes (the envelope adds a header)
     };
     this.#snapshotting = true;
     this.#bytesSinceSnapshot = 0;
     const started = this.#clock.now();
     this.#storage
-      .saveSnapshot(meta, asChunks(data))
+      // The dedupe window is replicated state too: it travels in the snapshot's envelope.
+      .saveSnapshot(meta, wrapSnapshot({ recentRequests: this.#recentRequests.toArray() }, asChunks(data)))
       .then(async () => {
         this.#lastSnapshotIndex = Math.max(this.#lastSnapshotIndex, applied);
         const compactTo = applied - this.#keepEntriesAfterSnapshot;
@@ -877,11 +879,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       const reader = await this.#storage.openSnapshot();
       if (reader?.meta.index !== meta.index)
         throw new Error(`stored snapshot is not the one received (${meta.index})`);
-      await sm.restore(reader.chunks(this.#snapshotChunkBytes));
+      const { header, user } = await unwrapSnapshot(reader.chunks(this.#snapshotChunkBytes));
+      await sm.restore(user);
       this.#core.installSnapshot(meta, from);
       this.#lastSnapshotIndex = meta.index;
       this.#bytesSinceSnapshot = 0;
-      this.#recentRequests.clear();
+      this.#recentRequests.load(header.recentRequests);
       await this.#storage.compact(meta.index);
     } finally {
       this.#restoring = false;
@@ -896,7 +899,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#storage
       .openSnapshot()
       .then(async (reader) => {
-        if (reader !== null) await sm.restore(reader.chunks(this.#snapshotChunkBytes));
+        if (reader === null) return;
+        const { header, user } = await unwrapSnapshot(reader.chunks(this.#snapshotChunkBytes));
+        await sm.restore(user);
+        this.#recentRequests.load(header.recentRequests);
       })
       .then(
         () => {

@@ -14,6 +14,9 @@ function snapshotSim(seed: number, lossRate = 0): RaftSimulation {
       // Tiny chunks and a small window: every transfer takes many round trips.
       snapshotChunkBytes: 64,
       maxSnapshotChunksInFlight: 2,
+      // A snapshot carries the dedupe window of recent request ids; keep it small so that the
+      // snapshot stays a few chunks, as the test intends.
+      dedupeWindow: 16,
     },
   });
 }

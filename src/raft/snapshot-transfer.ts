@@ -55,6 +55,13 @@ interface Outgoing {
   nextSeq: number;
   /** Answers to chunks sent before the last resume are stale. */
   resumeSeq: number;
+  /**
+   * Bumped by every resume. A pump that was awaiting a read when a resume replaced the stream
+   * sees the change and drops what it read: its offset belongs to the old stream.
+   */
+  generation: number;
+  /** A resume is repositioning the stream: nobody else may read it meanwhile. */
+  resuming: boolean;
 }
 
 /**
@@ -110,6 +117,8 @@ export class SnapshotSender {
       timer: null,
       nextSeq: 1,
       resumeSeq: 0,
+      generation: 0,
+      resuming: false,
     };
     this.#outgoing.set(to, t);
     this.#o.logger.info(
@@ -139,8 +148,12 @@ export class SnapshotSender {
   }
 
   async #resumeFrom(t: Outgoing, offset: number): Promise<void> {
+    const generation = ++t.generation;
+    t.resuming = true;
     try {
+      // Waits for a read the pump may have in progress on the old stream.
       await t.iterator.return?.();
+      if (generation !== t.generation) return; // a newer resume took over
       t.iterator = t.reader.chunks(this.#o.chunkBytes)[Symbol.asyncIterator]();
       t.readOffset = 0;
       t.ackedOffset = offset;
@@ -150,23 +163,33 @@ export class SnapshotSender {
       // Skip what the receiver already has (chunks are aligned to chunkBytes).
       while (t.readOffset < offset) {
         const next = await t.iterator.next();
+        if (generation !== t.generation) return;
         if (next.done === true) break;
         t.readOffset += next.value.byteLength;
       }
     } catch (error) {
+      if (generation !== t.generation) return;
       this.#o.logger.error({ peer: t.to, err: error }, 'reading the snapshot failed');
       this.#finish(t, false);
       return;
+    } finally {
+      if (generation === t.generation) t.resuming = false;
     }
     await this.#pump(t);
   }
 
   async #pump(t: Outgoing): Promise<void> {
-    if (t.pumping) return;
+    if (t.pumping || t.resuming) return;
     t.pumping = true;
+    const generation = t.generation;
+    let superseded = false;
     try {
       while (this.#outgoing.get(t.to) === t && !t.sentDone && t.inFlight < this.#o.maxChunksInFlight) {
         const next = await t.iterator.next();
+        if (generation !== t.generation) {
+          superseded = true;
+          break;
+        }
         const data = next.done === true ? new Uint8Array(0) : next.value;
         const chunk: SnapshotChunk = {
           type: 'snapshot',
@@ -185,11 +208,16 @@ export class SnapshotSender {
         this.#o.send(t.to, chunk);
       }
     } catch (error) {
-      this.#o.logger.error({ peer: t.to, err: error }, 'reading the snapshot failed');
-      this.#finish(t, false);
+      if (generation !== t.generation) superseded = true;
+      else {
+        this.#o.logger.error({ peer: t.to, err: error }, 'reading the snapshot failed');
+        this.#finish(t, false);
+      }
     } finally {
       t.pumping = false;
     }
+    // The stream was replaced while we read: pump the new one (a no-op while the resume runs).
+    if (superseded) await this.#pump(t);
   }
 
   #armTimeout(t: Outgoing): void {

@@ -52,3 +52,17 @@ test('kv: linearizable and members agree under random fault schedules (seeded; r
   assert.ok(s['runsWithSnapshots']! > Number(seeds) / 2, `most runs snapshotted: ${summaryLine}`);
   assert.ok(s['indeterminate']! > 0, `some operations timed out: ${summaryLine}`);
 });
+
+// Regressions: members diverged when a duplicated proposal met a member whose dedupe window had
+// been emptied by a snapshot install or a restart (the window now travels in the snapshot).
+test('kv: a duplicated proposal is skipped alike by members that installed a snapshot (seeds 309, 461, 474)', async () => {
+  for (const seed of [309, 461, 474]) {
+    try {
+      await randomKvSchedule(seed, {});
+    } catch (error) {
+      throw new Error(`seed ${seed} failed (replay: SKEIN_SEED=${seed}): ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+});
