@@ -68,8 +68,9 @@ export function registerServerCommand(program: Command): void {
       } catch (error) {
         const code = error instanceof SkeinError ? error.code : 'SKEIN_START_FAILED';
         logger.fatal({ code, err: error }, 'could not start the server');
-        process.exitCode = EXIT_START_FAILED;
-        return;
+        // Exit even if a library left a handle open: a daemon that cannot serve must not linger.
+        logger.flush();
+        process.exit(EXIT_START_FAILED);
       }
       for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.once(signal, () => {

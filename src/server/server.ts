@@ -141,6 +141,12 @@ export async function startServer(
       config.advertiseClientUrl ??
       `${tls === undefined ? 'http' : 'https'}://${formatAddress(config.listenClient.host, Number(port))}`;
   } catch (error) {
+    // Release everything started so far, or the process would linger without serving.
+    closing = true;
+    watches.close();
+    leases.stop();
+    leader.close();
+    await app.close().catch(() => undefined);
     await node.stop();
     throw new SkeinError(
       'SKEIN_LISTEN_FAILED',
