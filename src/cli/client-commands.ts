@@ -1,6 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { connect, type SkeinClient } from '../client/skein-client.ts';
+import { ServerDefaults } from '../server/config.ts';
+import { restoreBackup } from '../server/restore.ts';
 import { SkeinError } from '../core/errors.ts';
 import type { KeyValue, WatchResponse } from '../kv/types.ts';
 import { EXIT_CONFIG, EXIT_START_FAILED } from './run-member.ts';
@@ -282,4 +284,31 @@ export function registerClientCommands(program: Command): void {
       print(`saved ${bytes.byteLength} bytes to ${file}`, { file, bytes: bytes.byteLength });
     }),
   );
+  snapshot
+    .command('restore <file>')
+    .description('build the data directory of a new one-member cluster from a backup (offline)')
+    .requiredOption('--data-dir <path>', 'a new directory for the restored member')
+    .option('--name <name>', `the restored member's name (default "${ServerDefaults.name}")`)
+    .option('--listen-peer <host:port>', `its peer address (default ${ServerDefaults.listenPeer})`)
+    .option('--json', 'print JSON, for scripts')
+    .action(
+      async (
+        file: string,
+        flags: { dataDir: string; name?: string; listenPeer?: string; json?: boolean },
+      ) => {
+        try {
+          const name = flags.name ?? ServerDefaults.name;
+          const peerAddress = flags.listenPeer ?? ServerDefaults.listenPeer;
+          const restored = await restoreBackup({ file, dataDir: flags.dataDir, name, peerAddress });
+          const human =
+            `restored revision ${restored.revision} (${restored.keys} keys) into ${flags.dataDir}; start it with\n` +
+            `  skein server --name ${name} --data-dir ${flags.dataDir} --listen-peer ${peerAddress}`;
+          process.stdout.write(flags.json === true ? `${JSON.stringify(restored)}\n` : `${human}\n`);
+        } catch (error) {
+          const code = error instanceof SkeinError ? error.code : 'SKEIN_FAILED';
+          process.stderr.write(`skein: ${code}: ${(error as Error).message}\n`);
+          process.exitCode = EXIT_START_FAILED;
+        }
+      },
+    );
 }
