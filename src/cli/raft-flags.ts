@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
 import type { NodeId } from '../raft/types.ts';
 import { formatAddress, parseAddress } from '../transport/address.ts';
+import { parseIntSetting } from '../server/config.ts';
+
+/** An integer flag in min..max, or SKEIN_INVALID_CONFIG naming it (shared with `skein server`). */
+export const parseIntFlag = parseIntSetting;
 
 /** Flags of `skein raft-node` as commander hands them over (all strings, all optional). */
 export interface RaftNodeFlags {
@@ -168,21 +172,6 @@ function readSecret(file: string | undefined, env: NodeJS.ProcessEnv): string {
 function parseDataDir(value: string): string {
   if (value.trim() === '') throw flagError('--data-dir must name a directory (it is created when missing)');
   return value;
-}
-
-export function parseIntFlag(
-  value: string | undefined,
-  flag: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw flagError(`${flag} must be an integer in ${min}..${max} (got "${value}")`);
-  }
-  return n;
 }
 
 export function parseLogLevel(value: string | undefined, env: NodeJS.ProcessEnv): string {

@@ -301,7 +301,8 @@ function readSecret(file: string | undefined, env: NodeJS.ProcessEnv, required: 
   return secret;
 }
 
-function parseIntSetting(
+/** An integer setting in min..max, or SKEIN_INVALID_CONFIG naming the flag. */
+export function parseIntSetting(
   value: string | undefined,
   flag: string,
   fallback: number,

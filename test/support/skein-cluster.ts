@@ -52,6 +52,21 @@ const BIN = fileURLToPath(new URL('../../bin/skein.mjs', import.meta.url));
 const live = new Set<ChildProcess>();
 let exitHook = false;
 
+/** Keep the last 200 lines a child writes (stdout and stderr) in `lines`, for failure messages. */
+function captureLines(child: ChildProcess, lines: string[]): void {
+  const keep = (data: Buffer): void => {
+    lines.push(
+      ...data
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== ''),
+    );
+    if (lines.length > 200) lines.splice(0, lines.length - 200);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -122,18 +137,7 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
     const child = spawn(process.execPath, args(i), { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
     children[i] = child;
-    const keep = (data: Buffer): void => {
-      const lines = logs[i]!;
-      lines.push(
-        ...data
-          .toString('utf8')
-          .split('\n')
-          .filter((l) => l !== ''),
-      );
-      if (lines.length > 200) lines.splice(0, lines.length - 200);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    captureLines(child, logs[i]!);
     exitCodes[i] = null;
     child.once('exit', (code) => {
       exitCodes[i] = code;
@@ -206,17 +210,7 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
       live.add(child);
       extras.push(child);
       const lines: string[] = [];
-      const keep = (data: Buffer): void => {
-        lines.push(
-          ...data
-            .toString('utf8')
-            .split('\n')
-            .filter((l) => l !== ''),
-        );
-        if (lines.length > 200) lines.splice(0, lines.length - 200);
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
+      captureLines(child, lines);
       child.once('exit', () => live.delete(child));
       return { process: child, log: () => lines.join('\n') };
     },
