@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { VirtualClock } from '../core/clock.ts';
 import type { MembershipCommand } from './commands.ts';
 import { GroupMachine, type ApplyResult } from './group-machine.ts';
@@ -27,10 +28,23 @@ class Harness {
     this.leader = new SettleClock({ settleMs });
   }
 
+  /** Every change applied, with the virtual time it was applied at. */
+  readonly history: { atMs: number; group: string; state: string; leaderSinceMs: number }[] = [];
+  leaderSinceMs = 0;
+
   apply(command: MembershipCommand): ApplyResult {
     this.#logIndex++;
     const result = this.machine.apply(command);
-    if (result.ok) for (const change of result.changes) this.leader.observe(change, this.clock.now());
+    if (!result.ok) return result;
+    for (const change of result.changes) {
+      this.leader.observe(change, this.clock.now());
+      this.history.push({
+        atMs: this.clock.now(),
+        group: change.group,
+        state: change.state,
+        leaderSinceMs: this.leaderSinceMs,
+      });
+    }
     return result;
   }
 
@@ -61,6 +75,7 @@ class Harness {
 
   /** A new leader takes over now. */
   failover(): void {
+    this.leaderSinceMs = this.clock.now();
     this.leader = SettleClock.forNewLeader(this.machine.settlingGroups(), this.clock.now(), {
       settleMs: this.settleMs,
     });
@@ -260,5 +275,56 @@ describe('SettleClock', () => {
     assert.equal(c.nextDueMs(), 1_100);
     assert.equal(c.due(1_100).length, 2);
     assert.throws(() => new SettleClock({ settleMs: -1 }), { code: 'SKEIN_INVALID_CONFIG' });
+  });
+});
+
+describe('settling under random churn and leader changes', () => {
+  const op = fc.oneof(
+    fc.record({
+      kind: fc.constant('beat' as const),
+      group: fc.constantFrom('g1', 'g2'),
+      member: fc.integer({ min: 1, max: 4 }),
+    }),
+    fc.record({
+      kind: fc.constant('leave' as const),
+      group: fc.constantFrom('g1', 'g2'),
+      member: fc.integer({ min: 1, max: 4 }),
+    }),
+    fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 5_000 }) }),
+    fc.constant({ kind: 'failover' as const }),
+  );
+
+  it('settles only after a full quiet period on the current leader, never disturbs a quiet SETTLED group, and always settles eventually', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const settleMs = 3_000;
+        const h = new Harness(settleMs, 4_000);
+        for (const o of ops) {
+          if (o.kind === 'beat') h.heartbeat(o.group, `m${o.member}`, o.member);
+          else if (o.kind === 'leave') h.apply({ type: 'leave', group: o.group, member: `m${o.member}` });
+          else if (o.kind === 'advance') h.advance(o.ms);
+          else h.failover();
+        }
+        h.advance(settleMs); // quiet: every remaining lease expires or the groups settle
+        h.advance(4_000 + settleMs);
+        for (const name of h.machine.groupNames()) assert.equal(h.state(name), 'SETTLED');
+        const lastChange = new Map<string, number>();
+        const lastState = new Map<string, string>();
+        for (const e of h.history) {
+          if (e.state === 'SETTLED') {
+            const since = Math.max(lastChange.get(e.group) ?? 0, e.leaderSinceMs);
+            assert.ok(
+              e.atMs - since >= settleMs,
+              `${e.group} settled ${e.atMs - since} ms after its last change`,
+            );
+            assert.notEqual(lastState.get(e.group), 'SETTLED', `${e.group} settled twice without a change`);
+          } else {
+            lastChange.set(e.group, e.atMs);
+          }
+          lastState.set(e.group, e.state);
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
