@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
 import type { NodeId } from '../raft/types.ts';
 import { formatAddress, parseAddress } from '../transport/address.ts';
-import { parseIntSetting } from '../server/config.ts';
+import { parseIntSetting, parseListen as parseListenSetting, readClusterSecret } from '../server/config.ts';
 
 /** An integer flag in min..max, or SKEIN_INVALID_CONFIG naming it (shared with `skein server`). */
 export const parseIntFlag = parseIntSetting;
@@ -67,7 +66,7 @@ export function parseRaftNodeFlags(flags: RaftNodeFlags, env: NodeJS.ProcessEnv)
     id,
     listen,
     peers,
-    clusterSecret: readSecret(flags.clusterSecretFile, env),
+    clusterSecret: readClusterSecret(flags.clusterSecretFile, env, true)!,
     tickIntervalMs: parseIntFlag(flags.tickMs, '--tick-ms', MemberDefaults.tickIntervalMs, 1, 60_000),
     electionTicks: parseIntFlag(
       flags.electionTicks,
@@ -99,13 +98,7 @@ export function parseId(value: string | undefined, flag: string): NodeId {
 /** "host:port" where port 0 means "any free port". */
 export function parseListen(value: string | undefined): { host: string; port: number } {
   if (value === undefined) throw flagError('--listen is required, e.g. --listen 127.0.0.1:8421');
-  const withPort = value.endsWith(':0') ? `${value.slice(0, -2)}:1` : value;
-  try {
-    const { host, port } = parseAddress(withPort);
-    return { host, port: withPort === value ? port : 0 };
-  } catch {
-    throw flagError(`--listen "${value}" is not host:port (IPv6 as [::1]:port; port 0 picks a free one)`);
-  }
+  return parseListenSetting(value, '--listen');
 }
 
 /**
@@ -143,30 +136,6 @@ export function parsePeers(
     peers[self] = formatAddress(listen.host, listen.port);
   }
   return peers;
-}
-
-function readSecret(file: string | undefined, env: NodeJS.ProcessEnv): string {
-  let secret: string;
-  if (file !== undefined) {
-    try {
-      secret = readFileSync(file, 'utf8').trim();
-    } catch (error) {
-      throw flagError(`--cluster-secret-file ${file} cannot be read: ${(error as Error).message}`);
-    }
-  } else {
-    const fromEnv = env['SKEIN_CLUSTER_SECRET'];
-    if (fromEnv === undefined || fromEnv === '') {
-      throw flagError(
-        'no cluster secret: pass --cluster-secret-file <path> or set SKEIN_CLUSTER_SECRET ' +
-          '(the same on every member; generate one with `openssl rand -hex 32`)',
-      );
-    }
-    secret = fromEnv.trim();
-  }
-  if (Buffer.byteLength(secret, 'utf8') < 16) {
-    throw flagError('the cluster secret must be at least 16 bytes; generate one with `openssl rand -hex 32`');
-  }
-  return secret;
 }
 
 function parseDataDir(value: string): string {

@@ -168,7 +168,7 @@ function validateSettings(s: ServerSettings, env: NodeJS.ProcessEnv): ServerConf
   if (s.advertiseClientUrl !== undefined) parseUrl(s.advertiseClientUrl, '--advertise-client-url');
   if (s.advertisePeer !== undefined) parseHostPort(s.advertisePeer, '--advertise-peer');
   const multiMember = Object.keys(initialCluster).length > 1 || s.join !== undefined;
-  const clusterSecret = readSecret(s.clusterSecretFile, env, multiMember);
+  const clusterSecret = readClusterSecret(s.clusterSecretFile, env, multiMember);
   const authToken =
     s.authTokenFile === undefined ? undefined : readTextFile(s.authTokenFile, '--auth-token-file');
   if (authToken?.length === 0) throw configError('--auth-token-file holds an empty token');
@@ -283,14 +283,22 @@ function readTextFile(path: string, flag: string): string {
   }
 }
 
-function readSecret(file: string | undefined, env: NodeJS.ProcessEnv, required: boolean): string | undefined {
+/**
+ * The cluster secret from `--cluster-secret-file` or SKEIN_CLUSTER_SECRET (at least 16 bytes);
+ * undefined when none is given and none is `required`. Shared with `skein raft-node`.
+ */
+export function readClusterSecret(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv,
+  required: boolean,
+): string | undefined {
   const secret =
     file !== undefined ? readTextFile(file, '--cluster-secret-file') : env['SKEIN_CLUSTER_SECRET']?.trim();
   if (secret === undefined || secret === '') {
     if (!required) return undefined;
     throw configError(
-      'a cluster of several members needs a shared secret: pass --cluster-secret-file <path> or set ' +
-        'SKEIN_CLUSTER_SECRET (the same on every member; generate one with `openssl rand -hex 32`)',
+      'no cluster secret, and a cluster of several members needs one: pass --cluster-secret-file ' +
+        '<path> or set SKEIN_CLUSTER_SECRET (the same on every member; generate one with `openssl rand -hex 32`)',
     );
   }
   if (Buffer.byteLength(secret, 'utf8') < 16) {
