@@ -36,6 +36,11 @@ export class HttpWatch implements WatchHandle {
     this.#retryDelayMs = retryDelayMs;
   }
 
+  /** True once cancelled or ended by the server for good. */
+  get ended(): boolean {
+    return this.#cancelled;
+  }
+
   get lastRevision(): number {
     return this.#lastRevision;
   }

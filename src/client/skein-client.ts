@@ -153,7 +153,8 @@ export class SkeinClient implements CoordinationStore {
       }
       callbacks.onError(error);
     }
-    this.#watches.add(watch);
+    // A watch that ended at once (compacted start) has nothing left for close() to cancel.
+    if (!watch.ended) this.#watches.add(watch);
     return {
       get lastRevision() {
         return watch.lastRevision;
