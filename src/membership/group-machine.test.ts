@@ -296,6 +296,17 @@ describe('GroupMachine properties', () => {
     );
   });
 
+  it('a session bound in several groups expires them in the same order after a restore (CI seed -1105431510)', () => {
+    const a = new GroupMachine();
+    a.apply({ type: 'join', group: 'g1', member: 'a', session: 1, joinSeq: 0, strategy: 'sticky' });
+    a.apply({ type: 'join', group: 'g2', member: 'a', session: 3, joinSeq: 0, strategy: 'sticky' });
+    a.apply({ type: 'join', group: 'g1', member: 'a', session: 3, joinSeq: 0, strategy: 'sticky' });
+    const b = restoreGroups(snapshotGroups(a));
+    const expiry = { type: 'session-expired', session: 3 } as const;
+    assert.deepEqual(b.apply(expiry), a.apply(expiry), 'same changes, same changeSeqs');
+    assert.deepEqual(snapshotGroups(b), snapshotGroups(a), 'same state');
+  });
+
   it('restore rejects a corrupt snapshot with a stable code', () => {
     const m = new GroupMachine();
     m.apply(join('g', 'a', 1, 1));

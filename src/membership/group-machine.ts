@@ -263,9 +263,12 @@ export class GroupMachine {
     const bound = this.#sessions.get(session);
     if (bound === undefined) return [];
     const changes: GroupChange[] = [];
-    for (const [groupName, memberIds] of [...bound]) {
+    // Visit groups in name order, not binding order: the binding index is rebuilt in another order
+    // on restore, and the order decides which group gets which changeSeq.
+    for (const groupName of [...bound.keys()].sort()) {
+      const memberIds = bound.get(groupName);
       const group = this.#state.groups.get(groupName);
-      if (group === undefined) continue;
+      if (group === undefined || memberIds === undefined) continue;
       let last: GroupChange | undefined;
       for (const id of [...memberIds]) last = this.#remove(group, id);
       if (last !== undefined) changes.push(last);
