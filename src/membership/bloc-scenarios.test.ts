@@ -25,7 +25,7 @@ class Harness {
   constructor(settleMs: number, ttlMs = 4_000) {
     this.settleMs = settleMs;
     this.ttlMs = ttlMs;
-    this.leader = new SettleClock({ settleMs });
+    this.leader = new SettleClock();
   }
 
   /** Every change applied, with the virtual time it was applied at. */
@@ -51,7 +51,14 @@ class Harness {
   /** bloc's GET /index: a heartbeat (lease keepalive) plus a join. */
   heartbeat(group: string, member: string, session: number): ApplyResult {
     this.#leases.set(session, this.clock.now());
-    return this.apply({ type: 'join', group, member, session, joinSeq: this.#logIndex + 1 });
+    return this.apply({
+      type: 'join',
+      group,
+      member,
+      session,
+      joinSeq: this.#logIndex + 1,
+      settleMs: this.settleMs,
+    });
   }
 
   /** Advances virtual time, expiring leases and proposing due settles at their exact times. */
@@ -76,9 +83,7 @@ class Harness {
   /** A new leader takes over now. */
   failover(): void {
     this.leaderSinceMs = this.clock.now();
-    this.leader = SettleClock.forNewLeader(this.machine.settlingGroups(), this.clock.now(), {
-      settleMs: this.settleMs,
-    });
+    this.leader = SettleClock.forNewLeader(this.machine.settlingGroups(), this.clock.now());
   }
 
   state(group: string): string {
@@ -159,7 +164,15 @@ describe('bloc scenarios on virtual time', () => {
 
   it('a leave (DELETE /session) makes the group SETTLING for everyone; join-order compacts', () => {
     const h = new Harness(1_000, 60_000);
-    h.apply({ type: 'join', group: 'g', member: 'a', session: 1, joinSeq: 1, strategy: 'join-order' });
+    h.apply({
+      type: 'join',
+      group: 'g',
+      member: 'a',
+      session: 1,
+      joinSeq: 1,
+      strategy: 'join-order',
+      settleMs: 1_000,
+    });
     h.heartbeat('g', 'b', 2);
     h.heartbeat('g', 'c', 3);
     h.advance(1_000);
@@ -239,42 +252,52 @@ describe('bloc scenarios on virtual time', () => {
 
 describe('SettleClock', () => {
   it('proposes a settle once, again only after retryMs, and forgets a settled group', () => {
-    const c = new SettleClock({ settleMs: 100, retryMs: 50 });
-    c.observe({ group: 'g', state: 'SETTLING', changeSeq: 1, generation: 0 }, 0);
+    const c = new SettleClock({ retryMs: 50 });
+    c.observe({ group: 'g', state: 'SETTLING', changeSeq: 1, generation: 0, settleMs: 100 }, 0);
     assert.equal(c.nextDueMs(), 100);
     assert.deepEqual(c.due(99), []);
     assert.deepEqual(c.due(100), [{ type: 'settle', group: 'g', changeSeq: 1 }]);
     assert.deepEqual(c.due(120), []);
     assert.equal(c.nextDueMs(), 150);
     assert.deepEqual(c.due(150), [{ type: 'settle', group: 'g', changeSeq: 1 }]);
-    c.observe({ group: 'g', state: 'SETTLED', changeSeq: 1, generation: 1 }, 151);
+    c.observe({ group: 'g', state: 'SETTLED', changeSeq: 1, generation: 1, settleMs: 100 }, 151);
     assert.equal(c.size, 0);
     assert.equal(c.nextDueMs(), null);
   });
 
   it('a newer change restarts the period; a repeated report of the same change does not', () => {
-    const c = new SettleClock({ settleMs: 100 });
-    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 1, generation: 0 }, 0);
-    c.observe({ group: 'b', state: 'SETTLING', changeSeq: 2, generation: 0 }, 10);
-    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 1, generation: 0 }, 50);
+    const c = new SettleClock();
+    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 1, generation: 0, settleMs: 100 }, 0);
+    c.observe({ group: 'b', state: 'SETTLING', changeSeq: 2, generation: 0, settleMs: 100 }, 10);
+    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 1, generation: 0, settleMs: 100 }, 50);
     assert.equal(c.nextDueMs(), 100);
-    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 3, generation: 0 }, 60);
+    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 3, generation: 0, settleMs: 100 }, 60);
     assert.equal(c.nextDueMs(), 110);
     assert.deepEqual(c.due(160), [
       { type: 'settle', group: 'b', changeSeq: 2 },
       { type: 'settle', group: 'a', changeSeq: 3 },
     ]);
-    c.observe({ group: 'b', state: 'DELETED', changeSeq: 2, generation: 0 }, 170);
+    c.observe({ group: 'b', state: 'DELETED', changeSeq: 2, generation: 0, settleMs: 100 }, 170);
     assert.equal(c.size, 1);
   });
 
+  it('each group waits its own settle period', () => {
+    const c = new SettleClock();
+    c.observe({ group: 'slow', state: 'SETTLING', changeSeq: 1, generation: 0, settleMs: 100 }, 0);
+    c.observe({ group: 'fast', state: 'SETTLING', changeSeq: 2, generation: 0, settleMs: 50 }, 10);
+    assert.equal(c.nextDueMs(), 60);
+    assert.deepEqual(c.due(60), [{ type: 'settle', group: 'fast', changeSeq: 2 }]);
+    assert.deepEqual(c.due(99), []);
+    assert.deepEqual(c.due(100), [{ type: 'settle', group: 'slow', changeSeq: 1 }]);
+  });
+
   it('holds its last reading if the clock goes backwards, and rejects bad options', () => {
-    const c = new SettleClock({ settleMs: 100 });
-    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 1, generation: 0 }, 1_000);
-    c.observe({ group: 'b', state: 'SETTLING', changeSeq: 2, generation: 0 }, 500);
+    const c = new SettleClock();
+    c.observe({ group: 'a', state: 'SETTLING', changeSeq: 1, generation: 0, settleMs: 100 }, 1_000);
+    c.observe({ group: 'b', state: 'SETTLING', changeSeq: 2, generation: 0, settleMs: 100 }, 500);
     assert.equal(c.nextDueMs(), 1_100);
     assert.equal(c.due(1_100).length, 2);
-    assert.throws(() => new SettleClock({ settleMs: -1 }), { code: 'SKEIN_INVALID_CONFIG' });
+    assert.throws(() => new SettleClock({ retryMs: -1 }), { code: 'SKEIN_INVALID_CONFIG' });
   });
 });
 

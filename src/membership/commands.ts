@@ -22,14 +22,27 @@ export interface JoinCommand {
   readonly group: string;
   readonly member: string;
   readonly session: number;
-  /** Position in the join order; the server passes the command's log index. */
-  readonly joinSeq: number;
+  /**
+   * Position in the join order. Omit it (as the server does) to use the change sequence number
+   * the join receives, which orders joins exactly as the log applied them.
+   */
+  readonly joinSeq?: number;
   readonly metadata?: MemberMetadata;
   /** Positive weight, published to the group; it does not affect index assignment. */
   readonly weight?: number;
   /** The group's strategy; fixed by the join that creates the group (default sticky). */
   readonly strategy?: AssignmentStrategy;
+  /**
+   * How long the group must go without a join or leave before it settles (bloc's `-s`); fixed by
+   * the join that creates the group (default {@link DEFAULT_SETTLE_MS}).
+   */
+  readonly settleMs?: number;
 }
+
+/** Settle period of a group whose creator named none. */
+export const DEFAULT_SETTLE_MS = 5_000;
+/** Longest settle period a group may ask for (one hour). */
+export const MAX_SETTLE_MS = 3_600_000;
 
 /** `member` leaves `group` (fails with SKEIN_MEMBERSHIP_NOT_MEMBER when it is not in it). */
 export interface LeaveCommand {
@@ -95,14 +108,17 @@ export function commandProblem(command: unknown, maxNameLength: number): string 
       if (!isName(command['member'], maxNameLength))
         return `member must be a string of 1..${maxNameLength} chars`;
       if (!isSeq(command['session'])) return 'session must be a lease id (a non-negative integer)';
-      if (!isSeq(command['joinSeq'])) return 'joinSeq must be a non-negative integer';
-      const { metadata, weight, strategy } = command;
+      if (command['joinSeq'] !== undefined && !isSeq(command['joinSeq']))
+        return 'joinSeq must be a non-negative integer';
+      const { metadata, weight, strategy, settleMs } = command;
       if (metadata !== undefined && !isMetadata(metadata)) return 'metadata must map strings to strings';
       if (weight !== undefined && !(typeof weight === 'number' && Number.isFinite(weight) && weight > 0)) {
         return 'weight must be a positive finite number';
       }
       if (strategy !== undefined && !isAssignmentStrategy(strategy))
         return 'strategy must be sticky or join-order';
+      if (settleMs !== undefined && !(isSeq(settleMs) && settleMs <= MAX_SETTLE_MS))
+        return `settleMs must be an integer number of ms in 0..${MAX_SETTLE_MS}`;
       return null;
     }
     case 'leave':

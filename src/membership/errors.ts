@@ -4,6 +4,10 @@ export const MembershipErrorCode = {
   NotMember: 'SKEIN_MEMBERSHIP_NOT_MEMBER',
   /** A join asked for a strategy other than the one the group was created with. */
   StrategyMismatch: 'SKEIN_MEMBERSHIP_STRATEGY_MISMATCH',
+  /** A join asked for a settle period other than the one the group was created with. */
+  SettleMismatch: 'SKEIN_MEMBERSHIP_SETTLE_MISMATCH',
+  /** A join named a session (lease) that does not exist. */
+  SessionNotFound: 'SKEIN_MEMBERSHIP_SESSION_NOT_FOUND',
   /** A group or the machine is full (see {@link MembershipLimits}). */
   LimitExceeded: 'SKEIN_MEMBERSHIP_LIMIT_EXCEEDED',
   /** A command or snapshot is malformed. */

@@ -122,6 +122,34 @@ describe('GroupMachine', () => {
     assert.ok((m.group('g')?.generation ?? 0) > (first?.generation ?? 0));
   });
 
+  it('a group keeps the settle period it was created with, and reports it in every change', () => {
+    const m = new GroupMachine();
+    const created = m.apply({ ...join('g', 'a', 1, 1), settleMs: 250 });
+    assert.equal(created.ok && created.changes[0]?.settleMs, 250);
+    const r = m.apply({ ...join('g', 'b', 1, 2), settleMs: 300 });
+    assert.equal(!r.ok && r.code, 'SKEIN_MEMBERSHIP_SETTLE_MISMATCH');
+    assert.ok(m.apply(join('g', 'b', 1, 2)).ok, 'a join without settleMs accepts the group’s');
+    assert.equal(m.group('g')?.settleMs, 250);
+    assert.deepEqual(m.settlingGroups(), [{ group: 'g', changeSeq: 2, settleMs: 250 }]);
+    m.apply(join('h', 'a', 1, 3));
+    assert.equal(m.group('h')?.settleMs, 5_000, 'the default');
+    const bad = m.apply({ ...join('k', 'a', 1, 4), settleMs: 3_600_001 });
+    assert.equal(!bad.ok && bad.code, 'SKEIN_MEMBERSHIP_INVALID_COMMAND');
+  });
+
+  it('a join without joinSeq is ordered by the change it makes', () => {
+    const m = new GroupMachine();
+    m.apply({ type: 'join', group: 'g', member: 'b', session: 1 });
+    m.apply({ type: 'join', group: 'g', member: 'a', session: 1 });
+    assert.deepEqual(
+      m.group('g')?.members.map((x) => [x.id, x.joinSeq]),
+      [
+        ['b', 1],
+        ['a', 2],
+      ],
+    );
+  });
+
   it('a group keeps the strategy it was created with', () => {
     const m = new GroupMachine();
     m.apply({ ...join('g', 'a', 1, 1), strategy: 'join-order' });

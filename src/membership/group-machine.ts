@@ -1,6 +1,7 @@
 import { assign, byJoinOrder, DEFAULT_STRATEGY, type AssignmentStrategy } from './assignment.ts';
 import {
   commandProblem,
+  DEFAULT_SETTLE_MS,
   GroupState,
   metadataSize,
   type JoinCommand,
@@ -39,6 +40,8 @@ export interface MemberRecord {
 export interface GroupRecord {
   readonly name: string;
   readonly strategy: AssignmentStrategy;
+  /** How long the group must stay unchanged before it settles. */
+  readonly settleMs: number;
   state: GroupState;
   /** Taken from the machine-wide counter at each settle: strictly increasing, never reused. */
   generation: number;
@@ -56,6 +59,8 @@ export interface GroupChange {
   readonly state: GroupState | 'DELETED';
   readonly changeSeq: number;
   readonly generation: number;
+  /** The group's settle period (what the leader's clock waits after a SETTLING change). */
+  readonly settleMs: number;
 }
 
 export type ApplyResult =
@@ -76,6 +81,7 @@ export interface MemberView {
 export interface GroupView {
   readonly name: string;
   readonly strategy: AssignmentStrategy;
+  readonly settleMs: number;
   readonly state: GroupState;
   /** The generation of the last settle (0 before the first): a fencing token for work done under it. */
   readonly generation: number;
@@ -166,6 +172,7 @@ export class GroupMachine {
     return {
       name: group.name,
       strategy: group.strategy,
+      settleMs: group.settleMs,
       state: group.state,
       generation: group.generation,
       changeSeq: group.changeSeq,
@@ -180,10 +187,11 @@ export class GroupMachine {
   }
 
   /** The SETTLING groups and the change each waits on: what a new leader's clock starts from. */
-  settlingGroups(): { group: string; changeSeq: number }[] {
-    const out: { group: string; changeSeq: number }[] = [];
+  settlingGroups(): { group: string; changeSeq: number; settleMs: number }[] {
+    const out: { group: string; changeSeq: number; settleMs: number }[] = [];
     for (const g of this.#state.groups.values()) {
-      if (g.state === GroupState.Settling) out.push({ group: g.name, changeSeq: g.changeSeq });
+      if (g.state === GroupState.Settling)
+        out.push({ group: g.name, changeSeq: g.changeSeq, settleMs: g.settleMs });
     }
     return out;
   }
@@ -204,6 +212,12 @@ export class GroupMachine {
         `group ${command.group} uses ${group.strategy}, not ${command.strategy}; join without a strategy or use another group`,
       );
     }
+    if (group !== undefined && command.settleMs !== undefined && command.settleMs !== group.settleMs) {
+      return fail(
+        MembershipErrorCode.SettleMismatch,
+        `group ${command.group} settles after ${group.settleMs} ms, not ${command.settleMs}; join without settleMs or use another group`,
+      );
+    }
     const existing = group?.members.get(command.member);
     if (existing?.session === command.session) return { ok: true, changes: [] };
     if (group === undefined) {
@@ -216,6 +230,7 @@ export class GroupMachine {
       group = {
         name: command.group,
         strategy: command.strategy ?? DEFAULT_STRATEGY,
+        settleMs: command.settleMs ?? DEFAULT_SETTLE_MS,
         state: GroupState.Settling,
         generation: 0,
         changeSeq: 0,
@@ -235,7 +250,7 @@ export class GroupMachine {
     group.members.set(command.member, {
       id: command.member,
       session: command.session,
-      joinSeq: command.joinSeq,
+      joinSeq: command.joinSeq ?? this.#state.nextChangeSeq, // the changeSeq #changed gives it below
       weight: command.weight,
       metadata,
     });
@@ -254,6 +269,7 @@ export class GroupMachine {
         state: 'DELETED',
         changeSeq: group.changeSeq,
         generation: group.generation,
+        settleMs: group.settleMs,
       };
     }
     return this.#changed(group);
@@ -284,7 +300,15 @@ export class GroupMachine {
     group.assignment = assign(group.strategy, group.assignment, members);
     group.generation = this.#state.nextGeneration++;
     group.state = GroupState.Settled;
-    return [{ group: name, state: group.state, changeSeq: group.changeSeq, generation: group.generation }];
+    return [
+      {
+        group: name,
+        state: group.state,
+        changeSeq: group.changeSeq,
+        generation: group.generation,
+        settleMs: group.settleMs,
+      },
+    ];
   }
 
   #changed(group: GroupRecord): GroupChange {
@@ -295,6 +319,7 @@ export class GroupMachine {
       state: group.state,
       changeSeq: group.changeSeq,
       generation: group.generation,
+      settleMs: group.settleMs,
     };
   }
 

@@ -22,6 +22,8 @@ export {
   type LeaveCommand,
   type SessionExpiredCommand,
   type SettleCommand,
+  DEFAULT_SETTLE_MS,
+  MAX_SETTLE_MS,
 } from './commands.ts';
 export { MembershipErrorCode } from './errors.ts';
 export {
@@ -33,6 +35,6 @@ export {
   type GroupView,
   type MemberView,
 } from './group-machine.ts';
-export { SettleClock, type SettleClockOptions } from './settle-clock.ts';
+export { SettleClock, type SettleClockOptions, type SettlingGroup } from './settle-clock.ts';
 export { snapshotGroups, restoreGroups } from './snapshot.ts';
 export { ownerIndex, owns } from './hash.ts';

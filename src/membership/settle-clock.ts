@@ -5,18 +5,24 @@ import type { GroupChange } from './group-machine.ts';
 
 /** Options of {@link SettleClock}. */
 export interface SettleClockOptions {
-  /** How long a group must go without a change before it settles (bloc's `-s`). */
-  readonly settleMs: number;
   /**
    * How long to wait before proposing the same settle again when it has not been applied (the
-   * proposal was lost or is slow). Default: `settleMs`.
+   * proposal was lost or is slow). Default: 1000 ms.
    */
   readonly retryMs?: number;
 }
 
+/** A SETTLING group as the clock tracks it: the change it waits on and its settle period. */
+export interface SettlingGroup {
+  readonly group: string;
+  readonly changeSeq: number;
+  readonly settleMs: number;
+}
+
 interface Pending {
   readonly changeSeq: number;
-  readonly sinceMs: number;
+  /** When the group may settle, on this leader's clock. */
+  readonly settleAtMs: number;
   proposedAtMs: number | null;
 }
 
@@ -29,39 +35,34 @@ interface Pending {
  * a full settle period for every SETTLING group at that moment: the old leader's clock is not
  * comparable to ours, and waiting a little longer is always safe, while settling early is not.
  * SETTLED groups are never tracked, so a leader change never renumbers a group that did not change.
+ *
+ * Each group has its own settle period, so `due` and `nextDueMs` scan every SETTLING group; only
+ * groups that changed within their settle period are here, which keeps the scan short.
  */
 export class SettleClock {
-  readonly #settleMs: number;
   readonly #retryMs: number;
-  /** Insertion order is `sinceMs` order: times only grow (see #now) and a change re-inserts. */
   readonly #pending = new Map<string, Pending>();
   #lastMs = Number.NEGATIVE_INFINITY;
 
-  constructor(options: SettleClockOptions) {
-    const { settleMs, retryMs = settleMs } = options;
-    for (const [name, value] of [
-      ['settleMs', settleMs],
-      ['retryMs', retryMs],
-    ] as const) {
-      if (!Number.isFinite(value) || value < 0) {
-        throw new SkeinError(
-          CoreErrorCode.InvalidConfig,
-          `${name} must be a non-negative number of ms, got ${value}`,
-        );
-      }
+  constructor(options: SettleClockOptions = {}) {
+    const { retryMs = 1_000 } = options;
+    if (!Number.isFinite(retryMs) || retryMs < 0) {
+      throw new SkeinError(
+        CoreErrorCode.InvalidConfig,
+        `retryMs must be a non-negative number of ms, got ${retryMs}`,
+      );
     }
-    this.#settleMs = settleMs;
     this.#retryMs = retryMs;
   }
 
   /** The clock of a leader that just took over: every SETTLING group starts a full period at `nowMs`. */
   static forNewLeader(
-    settling: Iterable<{ readonly group: string; readonly changeSeq: number }>,
+    settling: Iterable<SettlingGroup>,
     nowMs: number,
-    options: SettleClockOptions,
+    options: SettleClockOptions = {},
   ): SettleClock {
     const clock = new SettleClock(options);
-    for (const { group, changeSeq } of settling) clock.#track(group, changeSeq, nowMs);
+    for (const group of settling) clock.#track(group, nowMs);
     return clock;
   }
 
@@ -72,7 +73,7 @@ export class SettleClock {
 
   /** Feeds one change reported by {@link GroupMachine.apply}, applied on this leader at `nowMs`. */
   observe(change: GroupChange, nowMs: number): void {
-    if (change.state === 'SETTLING') this.#track(change.group, change.changeSeq, nowMs);
+    if (change.state === 'SETTLING') this.#track(change, nowMs);
     else this.#pending.delete(change.group);
   }
 
@@ -81,7 +82,7 @@ export class SettleClock {
     const now = this.#now(nowMs);
     const out: SettleCommand[] = [];
     for (const [group, p] of this.#pending) {
-      if (p.sinceMs + this.#settleMs > now) break; // later entries changed later
+      if (p.settleAtMs > now) continue;
       if (p.proposedAtMs !== null && p.proposedAtMs + this.#retryMs > now) continue;
       p.proposedAtMs = now;
       out.push({ type: 'settle', group, changeSeq: p.changeSeq });
@@ -93,20 +94,23 @@ export class SettleClock {
   nextDueMs(): number | null {
     let next: number | null = null;
     for (const p of this.#pending.values()) {
-      const settleAt = p.sinceMs + this.#settleMs;
-      if (next !== null && settleAt >= next) break; // every later entry is due later still
-      const at = p.proposedAtMs === null ? settleAt : Math.max(settleAt, p.proposedAtMs + this.#retryMs);
+      const at =
+        p.proposedAtMs === null ? p.settleAtMs : Math.max(p.settleAtMs, p.proposedAtMs + this.#retryMs);
       if (next === null || at < next) next = at;
     }
     return next;
   }
 
-  #track(group: string, changeSeq: number, nowMs: number): void {
+  #track(group: SettlingGroup, nowMs: number): void {
     const now = this.#now(nowMs);
-    const known = this.#pending.get(group);
-    if (known?.changeSeq === changeSeq) return; // same change seen again: keep its start time
-    this.#pending.delete(group);
-    this.#pending.set(group, { changeSeq, sinceMs: now, proposedAtMs: null });
+    const known = this.#pending.get(group.group);
+    if (known?.changeSeq === group.changeSeq) return; // same change seen again: keep its start time
+    this.#pending.delete(group.group); // re-insert: `due` lists groups in the order they changed
+    this.#pending.set(group.group, {
+      changeSeq: group.changeSeq,
+      settleAtMs: now + group.settleMs,
+      proposedAtMs: null,
+    });
   }
 
   /** A leader's clock must not run backwards; if the driver's does, we hold the last reading. */

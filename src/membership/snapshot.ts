@@ -1,7 +1,7 @@
 import { decode, encode } from '../core/codec.ts';
 import { SkeinError } from '../core/errors.ts';
 import { isAssignmentStrategy } from './assignment.ts';
-import { GroupState, isSeq } from './commands.ts';
+import { GroupState, isSeq, MAX_SETTLE_MS } from './commands.ts';
 import { MembershipErrorCode } from './errors.ts';
 import {
   DEFAULT_MEMBERSHIP_LIMITS,
@@ -15,7 +15,7 @@ import {
 /*
  * Snapshot layout (msgpack, arrays for compactness, readable from any language):
  *   ['skein-membership', 1, nextChangeSeq, nextGeneration, groups]
- *   group  = [name, strategy, state, generation, changeSeq, members, assignment | nil]
+ *   group  = [name, strategy, state, generation, changeSeq, members, assignment | nil, settleMs]
  *   member = [id, session, joinSeq, weight | nil, metadata map]
  *   assignment = [[memberId, index], ...]   (the last settle's; may name departed members)
  * Groups and members keep their order, so a restored machine iterates exactly like the original.
@@ -34,6 +34,7 @@ export function snapshotGroups(machine: GroupMachine): Uint8Array {
     g.changeSeq,
     [...g.members.values()].map((m) => [m.id, m.session, m.joinSeq, m.weight ?? null, m.metadata]),
     g.assignment === null ? null : [...g.assignment],
+    g.settleMs,
   ]);
   // A copy: msgpackr hands back a view of its reusable buffer (with extra properties attached).
   return new Uint8Array(encode([FORMAT, VERSION, s.nextChangeSeq, s.nextGeneration, groups]));
@@ -74,7 +75,8 @@ function readMember(raw: unknown): MemberRecord {
 }
 
 function readGroup(raw: unknown): GroupRecord {
-  const [name, strategy, state, generation, changeSeq, members, assignment] = array(raw, 'a group');
+  const [name, strategy, state, generation, changeSeq, members, assignment, settleMs] = array(raw, 'a group');
+  if (!isSeq(settleMs) || settleMs > MAX_SETTLE_MS) throw bad('a settle period');
   if (!isAssignmentStrategy(strategy)) throw bad('a strategy');
   if (state !== GroupState.Settled && state !== GroupState.Settling) throw bad('a group state');
   const memberMap = new Map<string, MemberRecord>();
@@ -97,6 +99,7 @@ function readGroup(raw: unknown): GroupRecord {
   return {
     name: text(name, 'a group name'),
     strategy,
+    settleMs,
     state,
     generation: seq(generation, 'a generation'),
     changeSeq: seq(changeSeq, 'a changeSeq'),
