@@ -18,6 +18,7 @@ import type {
   TxnResponse,
   WatchRequest,
 } from '../kv/types.ts';
+import type { GroupJoinRequest, GroupSummary, GroupView, MemberStatus } from '../membership/index.ts';
 import { Endpoints, NotSentError } from './http-endpoints.ts';
 import { HttpWatch } from './http-watch.ts';
 import type { CoordinationStore, ReadOptions, WatchCallbacks, WatchHandle } from './types.ts';
@@ -201,6 +202,43 @@ export class SkeinClient implements CoordinationStore {
     ).members;
   }
 
+  /**
+   * Join a group (skein/membership) under a live lease. Most code wants `joinGroup` from
+   * skein/membership, which also heartbeats and re-joins; this is the single request.
+   */
+  joinGroupMember(request: GroupJoinRequest): Promise<MemberStatus> {
+    // Repeating a join with the same session changes nothing, so it is safe to retry.
+    return this.#call('/v1/groups/join', request, true) as Promise<MemberStatus>;
+  }
+
+  /** Keep a member's session alive and learn its place; fails with SKEIN_MEMBERSHIP_NOT_MEMBER or SKEIN_LEASE_NOT_FOUND once it lost it. */
+  groupHeartbeat(
+    request: { group: string; member: string; session: number },
+    timeoutMs?: number,
+  ): Promise<MemberStatus> {
+    return this.#call('/v1/groups/heartbeat', request, true, timeoutMs) as Promise<MemberStatus>;
+  }
+
+  /** Remove a member from a group now (its lease stays; revoke it to end the session too). */
+  async leaveGroup(group: string, member: string): Promise<void> {
+    await this.#call('/v1/groups/leave', { group, member }, false);
+  }
+
+  /** A group with its members in join order, or null when it has none. */
+  async getGroup(group: string, options: ReadOptions = {}): Promise<GroupView | null> {
+    try {
+      return (await this.#call('/v1/groups/get', { group, ...options }, true)) as GroupView;
+    } catch (error) {
+      if (error instanceof SkeinError && error.code === 'SKEIN_MEMBERSHIP_GROUP_NOT_FOUND') return null;
+      throw error;
+    }
+  }
+
+  /** Every group that has members. */
+  async listGroups(options: ReadOptions = {}): Promise<GroupSummary[]> {
+    return ((await this.#call('/v1/groups/list', { ...options }, true)) as { groups: GroupSummary[] }).groups;
+  }
+
   /** A point-in-time backup of the store (the bytes of `skein snapshot save`). */
   async snapshot(): Promise<Buffer> {
     return Buffer.from((await this.#call('/v1/snapshot', {}, true)) as ArrayBuffer);
@@ -244,8 +282,13 @@ export class SkeinClient implements CoordinationStore {
    * Send to the preferred member; on failure fail over. `retryable`: the request may be repeated
    * (it is a read, or repeating it has the same effect).
    */
-  async #call(path: string, body: unknown, retryable: boolean): Promise<unknown> {
-    const deadline = Date.now() + this.#timeoutMs;
+  async #call(
+    path: string,
+    body: unknown,
+    retryable: boolean,
+    timeoutMs = this.#timeoutMs,
+  ): Promise<unknown> {
+    const deadline = Date.now() + timeoutMs;
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       const url = this.#endpoints.preferred;

@@ -6,6 +6,8 @@ export const MembershipErrorCode = {
   StrategyMismatch: 'SKEIN_MEMBERSHIP_STRATEGY_MISMATCH',
   /** A join asked for a settle period other than the one the group was created with. */
   SettleMismatch: 'SKEIN_MEMBERSHIP_SETTLE_MISMATCH',
+  /** A read named a group that has no members (groups exist only while they have members). */
+  GroupNotFound: 'SKEIN_MEMBERSHIP_GROUP_NOT_FOUND',
   /** A join named a session (lease) that does not exist. */
   SessionNotFound: 'SKEIN_MEMBERSHIP_SESSION_NOT_FOUND',
   /** A group or the machine is full (see {@link MembershipLimits}). */

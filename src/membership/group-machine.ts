@@ -90,6 +90,16 @@ export interface GroupView {
   readonly members: readonly MemberView[];
 }
 
+/** A member's place, as {@link GroupMachine.placeOf} reports it. */
+export interface MemberPlace {
+  readonly session: number;
+  readonly state: GroupState;
+  /** 1..total while SETTLED, else null. */
+  readonly index: number | null;
+  readonly total: number | null;
+  readonly generation: number;
+}
+
 /** The counters and groups that make up the machine's state (what a snapshot holds). */
 export interface MachineState {
   nextChangeSeq: number;
@@ -178,6 +188,24 @@ export class GroupMachine {
       changeSeq: group.changeSeq,
       total: settled ? members.length : null,
       members,
+    };
+  }
+
+  /**
+   * One member's place in its group, without building the group's view (a heartbeat asks this of
+   * a 1,000-member group a thousand times a second). Null when `memberId` is not in `groupName`.
+   */
+  placeOf(groupName: string, memberId: string): MemberPlace | null {
+    const group = this.#state.groups.get(groupName);
+    const member = group?.members.get(memberId);
+    if (group === undefined || member === undefined) return null;
+    const settled = group.state === GroupState.Settled;
+    return {
+      session: member.session,
+      state: group.state,
+      index: settled ? (group.assignment?.get(memberId) ?? null) : null,
+      total: settled ? group.members.size : null,
+      generation: group.generation,
     };
   }
 

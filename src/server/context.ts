@@ -2,6 +2,7 @@ import type { Logger } from '../core/log.ts';
 import type { KvLimits, KvStore } from '../kv/index.ts';
 import type { StatusResponse } from '../kv/types.ts';
 import type { RaftNode } from '../raft/node.ts';
+import type { CoordinationState } from './coordination-state.ts';
 import type { LeaseExpiry } from './lease-expiry.ts';
 import type { ServerMetrics } from './metrics.ts';
 import type { WatchHub } from './watch-hub.ts';
@@ -10,6 +11,8 @@ import type { WatchHub } from './watch-hub.ts';
 export interface ServerContext {
   readonly node: RaftNode;
   readonly store: KvStore;
+  /** The replicated state: `store` plus the groups of skein/membership. */
+  readonly state: CoordinationState;
   readonly limits: KvLimits;
   readonly leases: LeaseExpiry;
   readonly watches: WatchHub;

@@ -4,6 +4,7 @@ import { SkeinError } from '../core/errors.ts';
 import type { ServerContext } from './context.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { errorBody, httpStatusOf, unwrapError } from './http-errors.ts';
+import { registerGroupRoutes } from './group-routes.ts';
 import { registerKvRoutes } from './kv-routes.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { registerWatchRoute } from './watch-route.ts';
@@ -88,6 +89,7 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
 
   registerKvRoutes(app, ctx);
   registerLeaseRoutes(app, ctx);
+  registerGroupRoutes(app, ctx);
   registerWatchRoute(app, ctx);
   registerClusterRoutes(app, ctx);
   return app;

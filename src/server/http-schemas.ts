@@ -123,3 +123,29 @@ export const DeleteReply = Type.Object({
 export function okReply(schema: TSchema): { response: { 200: TSchema } } {
   return { response: { 200: schema } };
 }
+
+const Name = Type.String({ minLength: 1, maxLength: 256 });
+
+export const GroupJoinBody = Type.Object(
+  {
+    group: Name,
+    member: Name,
+    session: LeaseId,
+    metadata: Type.Optional(Type.Record(Type.String(), Type.String())),
+    weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    strategy: Type.Optional(Type.Union([Type.Literal('sticky'), Type.Literal('join-order')])),
+    settleMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+  },
+  strict,
+);
+
+export const GroupMemberBody = Type.Object({ group: Name, member: Name }, strict);
+
+export const GroupHeartbeatBody = Type.Object({ group: Name, member: Name, session: LeaseId }, strict);
+
+export const GroupReadBody = Type.Object(
+  { group: Name, serializable: Type.Optional(Type.Boolean()) },
+  strict,
+);
+
+export const GroupListBody = Type.Object({ serializable: Type.Optional(Type.Boolean()) }, strict);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { RealClock, type Clock } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { KvDefaults, KvStore } from '../kv/index.ts';
+import { KvDefaults, type KvStore } from '../kv/index.ts';
 import type { MemberInfo, StatusResponse } from '../kv/types.ts';
 import { RaftNode } from '../raft/node.ts';
 import { FileStorage } from '../storage/file-storage.ts';
@@ -12,10 +12,12 @@ import { formatAddress } from '../transport/address.ts';
 import { createTcpTransport } from '../transport/index.ts';
 import type { ServerConfig } from './config.ts';
 import type { ServerContext } from './context.ts';
+import { CoordinationState } from './coordination-state.ts';
 import { dataDirSizeBytes } from './data-dir-size.ts';
 import { transferAndStop } from './graceful-leave.ts';
 import { buildHttpApp } from './http-app.ts';
 import { LeaderClient } from './leader-client.ts';
+import { GroupSettler } from './group-settler.ts';
 import { LeaseExpiry } from './lease-expiry.ts';
 import { MemberChores } from './member-chores.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -32,6 +34,8 @@ export interface SkeinServer {
   readonly peerAddress: string;
   readonly node: RaftNode;
   readonly store: KvStore;
+  /** The replicated state: `store` plus the groups. */
+  readonly state: CoordinationState;
   status(): StatusResponse;
   /**
    * Stop gracefully: refuse new requests, end watches, hand leadership to the most up-to-date
@@ -72,15 +76,16 @@ export async function startServer(
   const peerAddress = transport.address;
   const bootstrapAlone = Object.keys(config.initialCluster).length === 0 && config.join === undefined;
   const peers = bootstrapAlone ? { [config.name]: peerAddress } : config.initialCluster;
-  const store = new KvStore();
+  const state = new CoordinationState();
+  const store = state.kv;
   let node: RaftNode;
   try {
     node = await RaftNode.create({
       id: config.name,
       address: peers[config.name] ?? peerAddress,
       ...(Object.keys(peers).length > 0 ? { peers } : {}),
-      processors: store.processors(),
-      stateMachine: store,
+      processors: state.processors(),
+      stateMachine: state,
       transport,
       storage: new FileStorage(join(config.dataDir, 'raft'), { nodeId: config.name, logger }),
       tickIntervalMs: config.tickIntervalMs,
@@ -98,6 +103,7 @@ export async function startServer(
 
   let closing = false;
   const leases = new LeaseExpiry({ node, store, clock, logger });
+  const settler = new GroupSettler({ node, state, clock, logger });
   const watches = new WatchHub({ store, clock, progressIntervalMs: config.watchProgressIntervalMs });
   const leader = new LeaderClient({
     node,
@@ -121,6 +127,7 @@ export async function startServer(
   const ctx: ServerContext = {
     node,
     store,
+    state,
     limits: KvDefaults,
     leases,
     watches,
@@ -145,6 +152,7 @@ export async function startServer(
     closing = true;
     watches.close();
     leases.stop();
+    settler.stop();
     leader.close();
     await app.close().catch(() => undefined);
     await node.stop();
@@ -186,6 +194,7 @@ export async function startServer(
       chores.stop();
       watches.close();
       leases.stop();
+      settler.stop();
       await app.close();
       await transferAndStop(
         node,
@@ -197,7 +206,7 @@ export async function startServer(
     })();
     return stopping;
   };
-  return { name: config.name, clientUrl, peerAddress, node, store, status, close };
+  return { name: config.name, clientUrl, peerAddress, node, store, state, status, close };
 }
 
 function describe(name: string, node: RaftNode, store: KvStore, dbSizeBytes: number): StatusResponse {
