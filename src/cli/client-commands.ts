@@ -8,7 +8,7 @@ import type { KeyValue, WatchResponse } from '../kv/types.ts';
 import { EXIT_CONFIG, EXIT_START_FAILED } from './run-member.ts';
 
 /** Options every client command takes. */
-interface ClientFlags {
+export interface ClientFlags {
   readonly endpoints?: string;
   readonly tokenFile?: string;
   readonly json?: boolean;
@@ -16,7 +16,7 @@ interface ClientFlags {
 
 const DEFAULT_ENDPOINT = 'http://127.0.0.1:8420';
 
-function addClientOptions(command: Command): Command {
+export function addClientOptions(command: Command): Command {
   return command
     .option(
       '--endpoints <urls>',
@@ -37,7 +37,7 @@ function intArg(value: string | undefined, name: string, min = 0): number | unde
 }
 
 /** Run `body` with a connected client; print errors as `skein: CODE: message` and set the exit code. */
-async function withClient(
+export async function withClient(
   flags: ClientFlags,
   body: (client: SkeinClient, print: (human: string, json: unknown) => void) => Promise<void>,
 ): Promise<void> {

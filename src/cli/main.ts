@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerClientCommands } from './client-commands.ts';
+import { registerGroupCommands } from './group-commands.ts';
 import { registerRaftCommands } from './raft-node.ts';
 import { registerServerCommand } from './server-command.ts';
 
@@ -15,6 +16,7 @@ export function buildCli(): Command {
     .version(packageJson.version);
   registerServerCommand(program);
   registerClientCommands(program);
+  registerGroupCommands(program);
   registerRaftCommands(program);
   return program;
 }
