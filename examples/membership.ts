@@ -46,9 +46,9 @@ const options = { heartbeatIntervalMs: 500, settleMs: 300 };
 const workers: GroupMember[] = [];
 for (const name of ['alpha', 'beta', 'gamma']) {
   const worker = await joinGroup(client, 'workers', { ...options, memberId: name });
-  worker.on('settled', ({ index, total, generation }) =>
-    console.log(`${name}: I am ${index} of ${total} (generation ${generation})`),
-  );
+  worker.on('settled', ({ index, total, generation }) => {
+    console.log(`${name}: I am ${index} of ${total} (generation ${generation})`);
+  });
   workers.push(worker);
 }
 await waitFor('three settled workers', () => workers.every((w) => w.indexTotal()?.total === 3));
