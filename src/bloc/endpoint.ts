@@ -112,7 +112,7 @@ export async function startBlocEndpoint(options: BlocEndpointOptions): Promise<B
   sweeper.unref();
   const port = (server.address() as AddressInfo).port;
   const url = `http://${formatAddress(options.listen.host, port)}`;
-  logger.info({ url, group, ttlSeconds, settleMs }, 'bloc endpoint listening');
+  logger.debug({ url, group, ttlSeconds, settleMs }, 'bloc endpoint listening');
   let closing: Promise<void> | null = null;
   return {
     url,

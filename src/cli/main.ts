@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerBlocCommand } from './bloc-command.ts';
 import { registerClientCommands } from './client-commands.ts';
 import { registerGroupCommands } from './group-commands.ts';
 import { registerRaftCommands } from './raft-node.ts';
@@ -18,6 +19,7 @@ export function buildCli(): Command {
   registerClientCommands(program);
   registerGroupCommands(program);
   registerRaftCommands(program);
+  registerBlocCommand(program);
   return program;
 }
 
