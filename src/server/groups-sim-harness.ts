@@ -12,7 +12,12 @@ import type { Random } from '../core/random.ts';
 import { kvError, KvErrorCode } from '../kv/errors.ts';
 import type { LeaseGrantResponse } from '../kv/types.ts';
 import type { GroupCoordinator } from '../membership/member.ts';
-import { MembershipErrorCode, type GroupJoinRequest, type MemberStatus } from '../membership/index.ts';
+import {
+  MembershipErrorCode,
+  type GroupChange,
+  type GroupJoinRequest,
+  type MemberStatus,
+} from '../membership/index.ts';
 import type { RaftNode } from '../raft/node.ts';
 import { RaftSimulation } from '../testing/raft-sim.ts';
 import { CoordinationState } from './coordination-state.ts';
@@ -34,6 +39,9 @@ export interface CommittedSettle {
   readonly total: number;
   /** Virtual time the first replica applied it (no member can have seen it earlier). */
   readonly firstAppliedAtMs: number;
+  /** The change it settled, and when the first replica applied that change. */
+  readonly changeSeq: number;
+  readonly changeAppliedAtMs: number;
 }
 
 /** Three coordination-service members with the leader-side clocks attached, on virtual time. */
@@ -41,8 +49,15 @@ export class GroupsCluster {
   readonly sim: RaftSimulation;
   /** Every settle any replica applied, by generation (replicas must agree on each). */
   readonly settles = new Map<number, CommittedSettle>();
-  /** Disagreements between replicas about a generation's assignment (an invariant: stays empty). */
+  /**
+   * Broken invariants of the replicated groups: replicas disagreeing on a generation's assignment,
+   * or a settle applied less than the settle period after the change it settles. Stays empty.
+   */
   readonly violations: string[] = [];
+  /** changeSeq → virtual time the first replica applied that change. */
+  readonly #changedAtMs = new Map<number, number>();
+  /** When the last change (join, leave, expiry) was first applied. */
+  lastChangeAtMs = Number.NEGATIVE_INFINITY;
   readonly #states = new Map<string, CoordinationState>();
   readonly #expiries = new Map<string, LeaseExpiry>();
   readonly #settlers = new Map<string, GroupSettler>();
@@ -56,8 +71,7 @@ export class GroupsCluster {
         const state = new CoordinationState();
         this.#states.set(id, state);
         state.onGroupChanges((changes) => {
-          for (const change of changes)
-            if (change.state === 'SETTLED') this.#recordSettle(state, change.group);
+          for (const change of changes) this.#record(state, change);
         });
         return { processors: state.processors(), stateMachine: state, state };
       },
@@ -119,19 +133,36 @@ export class GroupsCluster {
     this.#settlers.set(id, new GroupSettler({ node, state, clock, logger: silentLogger }));
   }
 
-  #recordSettle(state: CoordinationState, group: string): void {
+  /** Remembers when each change was first applied, and checks and records each settle. */
+  #record(state: CoordinationState, change: GroupChange): void {
+    const nowMs = this.sim.clock.now();
+    if (change.state !== 'SETTLED') {
+      if (!this.#changedAtMs.has(change.changeSeq)) {
+        this.#changedAtMs.set(change.changeSeq, nowMs);
+        this.lastChangeAtMs = nowMs;
+      }
+      return;
+    }
+    const group = change.group;
     const view = state.groups.group(group);
     if (view === null || view.total === null) return;
     const assignment = new Map(view.members.map((m) => [m.id, m.index ?? 0]));
     const known = this.settles.get(view.generation);
     if (known === undefined) {
-      const atMs = this.sim.clock.now();
+      const changedAtMs = this.#changedAtMs.get(change.changeSeq) ?? Number.NEGATIVE_INFINITY;
+      if (nowMs < changedAtMs + change.settleMs) {
+        this.violations.push(
+          `generation ${view.generation} of ${group} settled ${nowMs - changedAtMs} ms after its change, within its settle period`,
+        );
+      }
       this.settles.set(view.generation, {
         group,
         generation: view.generation,
         assignment,
         total: view.total,
-        firstAppliedAtMs: atMs,
+        firstAppliedAtMs: nowMs,
+        changeSeq: change.changeSeq,
+        changeAppliedAtMs: changedAtMs,
       });
       return;
     }

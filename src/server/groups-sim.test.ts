@@ -24,6 +24,11 @@ const SETTLE_MS = 1_500;
 const HEAR_MS = (HEARTBEAT_MS * 3) / 4 + 2 * 20 + 20;
 /** Apply latency of a proposal (a few network hops and ticks) and the lease clock's 100 ms check. */
 const COMMIT_SLACK_MS = 150;
+/**
+ * How long a member back in reach takes to be in the group again: its heartbeat sent while cut
+ * off times out (one interval), the next one finds its session gone, and it re-joins.
+ */
+const REJOIN_MS = HEARTBEAT_MS + HEAR_MS + 2 * COMMIT_SLACK_MS;
 
 const SEEDS = seedsFromEnv(Number(process.env['SKEIN_SIM_SEEDS'] ?? 12));
 
@@ -155,9 +160,10 @@ function highestGeneration(world: World): number {
 test('a leader crash while the group is SETTLING: it still settles, a full settle period after the new leader took over at most', async () => {
   await forEachSeed(async (world) => {
     const { cluster, random } = world;
-    const lastJoinMs = await startGroup(world);
-    await cluster.sim.runFor(random.int(SETTLE_MS - 100));
-    assert.equal(cluster.settles.size, 0, 'settled before the settle period');
+    await startGroup(world);
+    const lastChangeMs = cluster.lastChangeAtMs;
+    await cluster.sim.runFor(Math.max(0, lastChangeMs + random.int(SETTLE_MS - 50) - cluster.clock.now()));
+    assert.equal(cluster.settles.size, 0, 'settled within the settle period');
     const { crashed, newLeaderAtMs } = await crashLeader(world);
     await cluster.sim.runFor(random.int(1_000));
     cluster.restart(crashed);
@@ -168,10 +174,8 @@ test('a leader crash while the group is SETTLING: it still settles, a full settl
     );
     const [settle, ...more] = cluster.settles.values();
     assert.equal(more.length, 0, 'settled more than once');
-    assert.ok(
-      settle!.firstAppliedAtMs >= lastJoinMs + SETTLE_MS,
-      `settled ${settle!.firstAppliedAtMs - lastJoinMs} ms after the last join`,
-    );
+    // Never early (the cluster checks every settle against its change), and not late either.
+    assert.ok(settle!.firstAppliedAtMs >= lastChangeMs + SETTLE_MS);
     assert.ok(
       settle!.firstAppliedAtMs <= newLeaderAtMs + SETTLE_MS + COMMIT_SLACK_MS,
       `settled ${settle!.firstAppliedAtMs - newLeaderAtMs} ms after the new leader took over`,
@@ -200,5 +204,133 @@ test('a leader crash while the group is SETTLED keeps its assignment and generat
     const view = cluster.state(cluster.leader()!.id).groups.group(GROUP)!;
     assert.equal(view.state, GroupState.Settled);
     assert.equal(view.generation, generation);
+  });
+});
+
+/** Fail over to a new leader at a random moment within `withinMs`; returns when it took over. */
+async function failoverWithin(world: World, withinMs: number): Promise<number> {
+  const { cluster, random } = world;
+  await cluster.sim.runFor(random.int(withinMs));
+  const { crashed, newLeaderAtMs } = await crashLeader(world);
+  await cluster.sim.runFor(random.int(1_000));
+  cluster.restart(crashed);
+  return newLeaderAtMs;
+}
+
+/** Latest time the others must have settled without a member that went silent at `silentAtMs`. */
+function evictedBy(silentAtMs: number, takeoverMs: number): number {
+  const expiredMs = Math.max(silentAtMs, takeoverMs) + TTL_SECONDS * 1000 + COMMIT_SLACK_MS;
+  return expiredMs + SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS;
+}
+
+test('a member that dies without leaving is evicted, and the others re-settle as 1..n-1 within TTL + settle (+ an election)', async () => {
+  await forEachSeed(async (world) => {
+    const { cluster, random } = world;
+    await startGroup(world);
+    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
+    const generation = highestGeneration(world);
+    await cluster.sim.runFor(random.int(2_000));
+    const victim = random.int(MEMBERS);
+    const link = world.links[victim]!;
+    const killedAtMs = cluster.clock.now();
+    link.cutOff = true; // its last words never arrive: the leave below is a crash to the coordinator
+    void world.members[victim]!.leave();
+    const lastHeardMs = link.lastAnsweredSentAtMs;
+    // Half the runs also lose the leader before the lease runs out: the new one restarts its TTL.
+    const takeoverMs = random.chance(0.5) ? await failoverWithin(world, TTL_SECONDS * 1000) : killedAtMs;
+    const survivors = world.members.filter((_, i) => i !== victim);
+    await untilSettled(world, survivors, evictedBy(killedAtMs, takeoverMs) - cluster.clock.now());
+    const resettle = cluster.settles.get(highestGeneration(world))!;
+    assert.ok(resettle.generation > generation);
+    assert.equal(resettle.assignment.has(world.members[victim]!.id), false);
+    assert.ok(
+      resettle.firstAppliedAtMs >= lastHeardMs + TTL_SECONDS * 1000 + SETTLE_MS,
+      `evicted and settled ${resettle.firstAppliedAtMs - lastHeardMs} ms after its last heartbeat was sent`,
+    );
+  });
+});
+
+/**
+ * The fencing property: a member cut off from the coordinator drops its index within one
+ * heartbeat interval of the last heartbeat that was answered — strictly before the others can
+ * have settled into a generation that hands its index to someone else (the watch checks that no
+ * two members ever hold one index at once). Back in reach, it re-joins under a new session.
+ */
+test('a member cut off from the coordinator sees null within its heartbeat interval, before the others can settle without it', async () => {
+  await forEachSeed(async (world) => {
+    const { cluster, random } = world;
+    await startGroup(world);
+    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
+    const generation = highestGeneration(world);
+    await cluster.sim.runFor(random.int(2_000));
+    const victim = random.int(MEMBERS);
+    const member = world.members[victim]!;
+    const link = world.links[victim]!;
+    link.cutOff = true;
+    const cutAtMs = cluster.clock.now();
+    const fencedAtMs = link.lastAnsweredSentAtMs + HEARTBEAT_MS;
+    assert.ok(fencedAtMs > cutAtMs, 'the member had not been heard from for a whole interval');
+    const takeoverMs = random.chance(0.5) ? await failoverWithin(world, TTL_SECONDS * 1000) : cutAtMs;
+    await cluster.sim.runFor(Math.max(0, fencedAtMs + 1 - cluster.clock.now()));
+    assert.equal(
+      member.indexTotal(),
+      null,
+      `still holds an index ${cluster.clock.now() - fencedAtMs} ms after`,
+    );
+    const survivors = world.members.filter((_, i) => i !== victim);
+    await untilSettled(world, survivors, evictedBy(cutAtMs, takeoverMs) - cluster.clock.now());
+    const resettle = cluster.settles.get(highestGeneration(world))!;
+    assert.ok(resettle.generation > generation);
+    assert.ok(
+      resettle.firstAppliedAtMs > fencedAtMs,
+      `the others settled ${fencedAtMs - resettle.firstAppliedAtMs} ms before the cut-off member let go`,
+    );
+    // Back in reach: its old session is gone, so it re-joins and the group settles with it again.
+    link.cutOff = false;
+    await untilSettled(world, world.members, REJOIN_MS + SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS);
+  });
+});
+
+/**
+ * The stale-leader case: the member keeps talking to the old leader, which still believes it
+ * leads (until check-quorum deposes it) and answers from its own, no longer current, state.
+ */
+test('a member partitioned with the old leader loses its index before the majority side can hand it out', async () => {
+  await forEachSeed(async (world) => {
+    const { cluster, random } = world;
+    await startGroup(world);
+    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
+    const generation = highestGeneration(world);
+    await cluster.sim.runFor(random.int(2_000));
+    const old = cluster.leader()!.id;
+    const victim = random.int(MEMBERS);
+    const link = world.links[victim]!;
+    link.reachable = new Set([old]);
+    cluster.sim.network.partition(
+      [old],
+      cluster.sim.ids.filter((id) => id !== old),
+    );
+    const cutAtMs = cluster.clock.now();
+    const survivors = world.members.filter((_, i) => i !== victim);
+    await untilSettled(
+      world,
+      survivors,
+      evictedBy(cutAtMs, cutAtMs + SIM_MAX_ELECTION_MS) - cluster.clock.now(),
+    );
+    const fencedAtMs = link.lastAnsweredSentAtMs + HEARTBEAT_MS;
+    assert.equal(world.members[victim]!.indexTotal(), null);
+    const resettle = cluster.settles.get(highestGeneration(world))!;
+    assert.ok(resettle.generation > generation);
+    assert.ok(
+      resettle.firstAppliedAtMs > fencedAtMs,
+      `the majority settled ${fencedAtMs - resettle.firstAppliedAtMs} ms before the member let go`,
+    );
+    cluster.sim.network.heal();
+    link.reachable = null;
+    await untilSettled(
+      world,
+      world.members,
+      SIM_MAX_ELECTION_MS + REJOIN_MS + SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS,
+    );
   });
 });
