@@ -1,0 +1,386 @@
+/**
+ * Groups (skein/membership on `skein server`) with real processes: a coordinator of 1 (default) or
+ * 3 `skein server` processes, and members in processes of their own (test/support/
+ * group-member-process.ts: `joinGroup` over skein/client, the code a user runs).
+ *
+ *   npm run bench:membership -- [--runs 5] [--members 1|3] [--processes 5]
+ *       [--heartbeat-ms 500] [--ttl-s 2] [--settle-ms 1500]
+ *       [--load-members 1000] [--load-processes 2] [--load-heartbeat-ms 1000] [--window-ms 15000]
+ *       [--groups 100] [--skip-crash] [--skip-load] [--skip-groups]
+ *
+ * 1. crash→settled: `--processes` members settle; one is killed with -9; measured from the kill to
+ *    the moment the LAST survivor reports the new settled assignment (its own wall-clock stamp);
+ *    a replacement joins before the next run. Compared with the target TTL + settle + 0.5 s and
+ *    bloc's bound TTL + settle + 1 s.
+ * 2. load: `--load-members` members of one group heartbeating every `--load-heartbeat-ms`, spread
+ *    over `--load-processes` processes, on ONE coordinator process. Over a window of `--window-ms`
+ *    after the group settled: the coordinator's CPU (% of one core, /proc/<pid>/stat utime+stime),
+ *    its Raft commit index before and after (heartbeats must add no log writes), the heartbeat
+ *    round trips the members saw, and the load processes' own CPU.
+ * 3. groups: the same members as `--groups` groups of equal size (100 × 10 by default): all settle,
+ *    how long it took, and the same window figures.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  spawnMemberProcess,
+  type AssignmentLine,
+  type MemberProcess,
+  type StatsLine,
+} from '../test/support/group-member-process.ts';
+import { startSkeinCluster, type SkeinCluster } from '../test/support/skein-cluster.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    members: { type: 'string', default: '1' },
+    processes: { type: 'string', default: '5' },
+    'heartbeat-ms': { type: 'string', default: '500' },
+    'ttl-s': { type: 'string', default: '2' },
+    'settle-ms': { type: 'string', default: '1500' },
+    'load-members': { type: 'string', default: '1000' },
+    'load-processes': { type: 'string', default: '2' },
+    'load-heartbeat-ms': { type: 'string', default: '1000' },
+    'window-ms': { type: 'string', default: '15000' },
+    groups: { type: 'string', default: '100' },
+    'skip-crash': { type: 'boolean', default: false },
+    'skip-load': { type: 'boolean', default: false },
+    'skip-groups': { type: 'boolean', default: false },
+  },
+});
+
+function int(name: string, min: number): number {
+  const n = Number(values[name as keyof typeof values]);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} takes an integer ≥ ${String(min)}`);
+  return n;
+}
+const runs = int('runs', 1);
+const coordinatorMembers = int('members', 1);
+if (coordinatorMembers !== 1 && coordinatorMembers !== 3) throw new Error('--members is 1 or 3');
+const processes = int('processes', 2);
+const heartbeatMs = int('heartbeat-ms', 10);
+const ttlSeconds = int('ttl-s', 1);
+const settleMs = int('settle-ms', 1);
+const loadMembers = int('load-members', 1);
+const loadProcesses = int('load-processes', 1);
+const loadHeartbeatMs = int('load-heartbeat-ms', 10);
+const windowMs = int('window-ms', 1000);
+const groupCount = int('groups', 1);
+if (loadMembers % loadProcesses !== 0 || loadMembers % groupCount !== 0) {
+  throw new Error('--load-members must divide evenly by --load-processes and by --groups');
+}
+// Each load process runs whole groups (or, with one group, a share of it).
+if (groupCount > 1 && (groupCount % loadProcesses !== 0 || (loadMembers / groupCount) % 1 !== 0)) {
+  throw new Error('--groups must be a multiple of --load-processes');
+}
+const targetMs = ttlSeconds * 1000 + settleMs + 500;
+const blocBoundMs = ttlSeconds * 1000 + settleMs + 1000;
+/** The CPU target for the coordinator under the load (% of one core). */
+const CPU_TARGET_PCT = 25;
+/** The load scenarios' settle period: short, the joins themselves take longer. */
+const LOAD_SETTLE_MS = 2000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * The newest line of every member of `groups` when each group is settled: `size` members, all at
+ * 1..size under one generation. Undefined otherwise.
+ */
+function settled(
+  members: readonly MemberProcess[],
+  groups: readonly string[],
+  size: number,
+): AssignmentLine[] | undefined {
+  const byGroup = new Map<string, AssignmentLine[]>(groups.map((g) => [g, []]));
+  for (const process of members)
+    for (const line of process.latest.values()) byGroup.get(line.group)?.push(line);
+  for (const lines of byGroup.values()) {
+    if (lines.length !== size || lines.some((l) => l.total !== size)) return undefined;
+    if (new Set(lines.map((l) => l.generation)).size !== 1) return undefined;
+    if (new Set(lines.map((l) => l.index)).size !== size) return undefined; // 1..size: total and distinct
+  }
+  return [...byGroup.values()].flat();
+}
+
+const lastStamp = (lines: readonly AssignmentLine[]): number => Math.max(...lines.map((l) => l.t));
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
+
+/** Load average and Linux CPU pressure: this machine is shared, say how busy it was. */
+function loadLine(): string {
+  let pressure = '';
+  try {
+    const some = /avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    if (some !== null) pressure = `, CPU pressure (some, 10 s) ${some[1] ?? '?'}%`;
+  } catch {
+    // no PSI on this kernel
+  }
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  return `load average ${load} (${String(availableParallelism())} cores)${pressure}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. crash → settled
+
+interface CrashResult {
+  readonly crashToSettledMs: number[];
+  readonly joinToSettledMs: number[];
+}
+
+async function crashToSettled(): Promise<CrashResult> {
+  const cluster = await startSkeinCluster({ members: coordinatorMembers as 1 | 3, startTimeoutMs: 60_000 });
+  let live: MemberProcess[] = [];
+  let nextId = 1;
+  const spawn = (): MemberProcess => {
+    const member = spawnMemberProcess({
+      endpoints: cluster.clientUrls,
+      groups: ['crash'],
+      id: `p${String(nextId++)}`,
+      heartbeatMs,
+      ttlSeconds,
+      settleMs,
+    });
+    live.push(member);
+    return member;
+  };
+  const result: CrashResult = { crashToSettledMs: [], joinToSettledMs: [] };
+  try {
+    for (let i = 0; i < processes; i++) spawn();
+    await Promise.all(live.map((m) => m.ready));
+    await until('the group to settle', () => settled(live, ['crash'], processes), 30_000);
+    for (let run = 1; run <= runs; run++) {
+      const victim = live[run % live.length]!;
+      const killedAt = Date.now();
+      await victim.kill();
+      live = live.filter((m) => m !== victim);
+      const after = await until(
+        'the survivors to settle',
+        () => settled(live, ['crash'], processes - 1),
+        blocBoundMs + 20_000,
+      );
+      const crashMs = lastStamp(after) - killedAt;
+      result.crashToSettledMs.push(crashMs);
+      const newcomer = spawn();
+      await newcomer.ready;
+      const joinedAt = Date.now();
+      const rejoined = await until(
+        'the group to settle with a newcomer',
+        () => settled(live, ['crash'], processes),
+        30_000,
+      );
+      const joinMs = lastStamp(rejoined) - joinedAt;
+      result.joinToSettledMs.push(joinMs);
+      console.log(
+        `  run ${String(run)}/${String(runs)}: kill -9 → ${String(processes - 1)} survivors settled in ${String(crashMs)} ms ` +
+          `(${verdict(crashMs <= targetMs)} target ${String(targetMs)}, ${verdict(crashMs <= blocBoundMs)} bloc ${String(blocBoundMs)}); ` +
+          `a replacement's join → settled in ${String(joinMs)} ms`,
+      );
+    }
+  } finally {
+    await Promise.all(live.map((m) => m.kill()));
+    await cluster.stop();
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2 and 3. load on one coordinator process
+
+interface LoadResult {
+  readonly label: string;
+  readonly joinMs: number;
+  readonly settleAfterJoinsMs: number;
+  readonly coordinatorCpuPct: number;
+  readonly raftIndexBefore: number;
+  readonly raftIndexAfter: number;
+  readonly changesInWindow: number;
+  readonly stats: readonly StatsLine[];
+  readonly windowMs: number;
+}
+
+/** utime + stime of `pid` in ms (Linux reports clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The pid of the cluster's only member, found by its data directory in /proc/<pid>/cmdline. */
+function coordinatorPid(cluster: SkeinCluster): number {
+  const needle = ` --data-dir ${join(cluster.dataDir, cluster.names[0]!)} `;
+  for (const entry of readdirNumeric('/proc')) {
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmdline.includes(needle)) return Number(entry);
+    } catch {
+      // exited while we looked
+    }
+  }
+  throw new Error('the coordinator process was not found in /proc (Linux only)');
+}
+
+function readdirNumeric(dir: string): string[] {
+  return readdirSync(dir).filter((e) => /^\d+$/.test(e));
+}
+
+async function raftIndex(url: string): Promise<number> {
+  const answer = await fetch(`${url}/v1/status`);
+  return ((await answer.json()) as { raftIndex: number }).raftIndex;
+}
+
+async function loadScenario(label: string, groups: readonly string[]): Promise<LoadResult> {
+  const cluster = await startSkeinCluster({ members: 1, startTimeoutMs: 60_000 });
+  const perProcess = loadMembers / loadProcesses;
+  const groupsPerProcess = groups.length / loadProcesses;
+  const load: MemberProcess[] = [];
+  try {
+    const pid = coordinatorPid(cluster);
+    const started = Date.now();
+    for (let p = 0; p < loadProcesses; p++) {
+      const mine =
+        groups.length === 1 ? groups : groups.slice(p * groupsPerProcess, (p + 1) * groupsPerProcess);
+      load.push(
+        spawnMemberProcess({
+          endpoints: cluster.clientUrls,
+          groups: mine,
+          id: `l${String(p + 1)}`,
+          count: perProcess,
+          heartbeatMs: loadHeartbeatMs,
+          settleMs: LOAD_SETTLE_MS,
+          joinConcurrency: 32,
+        }),
+      );
+    }
+    await Promise.all(load.map((m) => m.ready));
+    const joinedAt = Date.now();
+    const size = loadMembers / groups.length;
+    const lines = await until(`${label} to settle`, () => settled(load, groups, size), 120_000);
+    const settleAfterJoinsMs = lastStamp(lines) - joinedAt;
+    await sleep(1000); // past the settle's own burst of answers
+    const changesBefore = load.reduce((n, m) => n + m.history.length, 0);
+    for (const m of load) m.reset();
+    const cpuBefore = cpuMs(pid);
+    const indexBefore = await raftIndex(cluster.clientUrls[0]!);
+    const windowStarted = performance.now();
+    await sleep(windowMs);
+    const cpuAfter = cpuMs(pid);
+    const measuredMs = performance.now() - windowStarted;
+    const indexAfter = await raftIndex(cluster.clientUrls[0]!);
+    const stats = await Promise.all(load.map((m) => m.stats()));
+    return {
+      label,
+      joinMs: joinedAt - started,
+      settleAfterJoinsMs,
+      coordinatorCpuPct: ((cpuAfter - cpuBefore) / measuredMs) * 100,
+      raftIndexBefore: indexBefore,
+      raftIndexAfter: indexAfter,
+      changesInWindow: load.reduce((n, m) => n + m.history.length, 0) - changesBefore,
+      stats,
+      windowMs: measuredMs,
+    };
+  } finally {
+    await Promise.all(load.map((m) => m.kill()));
+    await cluster.stop();
+  }
+}
+
+function printLoad(r: LoadResult): void {
+  const heartbeats = r.stats.reduce((n, s) => n + s.heartbeats, 0);
+  const errors = r.stats.reduce((n, s) => n + s.errors, 0);
+  const perProcess = r.stats
+    .map(
+      (s, i) =>
+        `    load process ${String(i + 1)}: ${String(s.heartbeats)} heartbeats, ${String(s.errors)} errors, ` +
+        `p50 ${String(s.p50Ms)} ms, p99 ${String(s.p99Ms)} ms, max ${String(s.maxMs)} ms, ` +
+        `CPU ${((s.cpuUs / 1000 / s.wallMs) * 100).toFixed(1)}% of a core`,
+    )
+    .join('\n');
+  console.log(
+    `  ${r.label}: joined in ${String(r.joinMs)} ms, settled ${String(r.settleAfterJoinsMs)} ms after the last join ` +
+      `(settle period ${String(LOAD_SETTLE_MS)} ms)\n` +
+      `  window ${(r.windowMs / 1000).toFixed(1)} s: coordinator CPU ${r.coordinatorCpuPct.toFixed(1)}% of a core, ` +
+      `raft commit index ${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)}, ` +
+      `${String(heartbeats)} heartbeats (${((heartbeats / r.windowMs) * 1000).toFixed(0)}/s), ${String(errors)} errors, ` +
+      `${String(r.changesInWindow)} assignment changes seen by members\n${perProcess}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  console.log(
+    `membership bench (node ${process.version}); ${loadLine()}\n` +
+      'NOTE: this machine is shared and noisy: read medians, and the load average above.\n',
+  );
+  let crash: CrashResult | undefined;
+  const loads: LoadResult[] = [];
+  if (!values['skip-crash']) {
+    console.log(
+      `crash→settled: ${String(processes)} member processes, coordinator of ${String(coordinatorMembers)}, ` +
+        `heartbeat ${String(heartbeatMs)} ms, session TTL ${String(ttlSeconds)} s, settle ${String(settleMs)} ms, ${String(runs)} runs`,
+    );
+    crash = await crashToSettled();
+  }
+  if (!values['skip-load']) {
+    console.log(
+      `\nload: ${String(loadMembers)} members of one group in ${String(loadProcesses)} processes, ` +
+        `heartbeat ${String(loadHeartbeatMs)} ms, one coordinator process`,
+    );
+    const r = await loadScenario(`1 group of ${String(loadMembers)}`, ['load']);
+    printLoad(r);
+    loads.push(r);
+  }
+  if (!values['skip-groups']) {
+    const size = loadMembers / groupCount;
+    console.log(
+      `\ngroups: ${String(groupCount)} groups of ${String(size)} in ${String(loadProcesses)} processes, ` +
+        `heartbeat ${String(loadHeartbeatMs)} ms, one coordinator process`,
+    );
+    const names = Array.from({ length: groupCount }, (_, i) => `g${String(i).padStart(3, '0')}`);
+    const r = await loadScenario(`${String(groupCount)} groups of ${String(size)}`, names);
+    printLoad(r);
+    loads.push(r);
+  }
+  console.log(`\n${loadLine()}\n\nSummary`);
+  if (crash !== undefined) {
+    const med = median(crash.crashToSettledMs);
+    const max = Math.max(...crash.crashToSettledMs);
+    console.log(
+      `  crash→settled (${String(runs)} runs, coordinator of ${String(coordinatorMembers)}): median ${String(med)} ms, max ${String(max)} ms\n` +
+        `    target TTL + settle + 0.5 s = ${String(targetMs)} ms: median ${verdict(med <= targetMs)}, max ${verdict(max <= targetMs)}\n` +
+        `    bloc's bound TTL + settle + 1 s = ${String(blocBoundMs)} ms: median ${verdict(med <= blocBoundMs)}, max ${verdict(max <= blocBoundMs)}\n` +
+        `  join→settled: median ${String(median(crash.joinToSettledMs))} ms, max ${String(Math.max(...crash.joinToSettledMs))} ms (settle ${String(settleMs)} ms)`,
+    );
+  }
+  for (const r of loads) {
+    const p99 = Math.max(...r.stats.map((s) => s.p99Ms ?? Number.NaN));
+    const p50 = Math.max(...r.stats.map((s) => s.p50Ms ?? Number.NaN));
+    console.log(
+      `  ${r.label}: coordinator CPU ${r.coordinatorCpuPct.toFixed(1)}% (${verdict(r.coordinatorCpuPct <= CPU_TARGET_PCT)} target ${String(CPU_TARGET_PCT)}%), ` +
+        `log writes in the window ${String(r.raftIndexAfter - r.raftIndexBefore)} (${verdict(r.raftIndexAfter === r.raftIndexBefore)} none), ` +
+        `heartbeat p50 ${String(p50)} ms / p99 ${String(p99)} ms (worst load process), settled ${String(r.settleAfterJoinsMs)} ms after the last join`,
+    );
+  }
+}
+
+await main();
