@@ -232,6 +232,37 @@ test('a restarted endpoint keeps its members: same indexes, no re-settle', async
   }
 });
 
+test('two endpoints serving one group share its sessions (a client may alternate between them)', async () => {
+  const [one, two] = await Promise.all([endpointFor('shared'), endpointFor('shared')]);
+  try {
+    // Both see the new session at once: both join it, the later join wins the member.
+    await Promise.all([getIndex(one.url, 's1'), getIndex(two.url, 's1'), getIndex(one.url, 's2')]);
+    let bodies: string[] = [];
+    for (let round = 0; round < 80; round++) {
+      const via = round % 2 === 0 ? [one, two] : [two, one];
+      bodies = await Promise.all([getIndex(via[0]!.url, 's1'), getIndex(via[1]!.url, 's2')]);
+      if (allSettled(bodies)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(allSettled(bodies), `settled despite alternating endpoints: ${bodies.join(' | ')}`);
+    const generation = (await client.getGroup('shared'))?.generation;
+    for (const via of [one, two, one, two]) {
+      assert.equal((await getIndex(via.url, 's1')).includes('SETTLED'), true);
+    }
+    assert.equal(
+      (await client.getGroup('shared'))?.generation,
+      generation,
+      'no endpoint re-joins the member',
+    );
+    assert.equal((await blocRequest(two.url, 'DELETE', '/session', 's1')).status, 200);
+    assert.equal((await blocRequest(one.url, 'DELETE', '/session', 's1')).status, 404);
+    assert.equal((await blocRequest(one.url, 'DELETE', '/session', 's2')).status, 200);
+    assert.equal(await client.getGroup('shared'), null);
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
+});
+
 test('a group with other settings is refused at start', async () => {
   const lease = await client.grantLease(5);
   await client.joinGroupMember({ group: 'sticky', member: 'm', session: lease.id, settleMs: 300 });

@@ -51,6 +51,9 @@ interface Pending {
 /** The errors that mean "this session is gone from the coordinator": join again. */
 const LOST_SESSION = new Set<string>([MembershipErrorCode.NotMember, 'SKEIN_LEASE_NOT_FOUND']);
 
+/** Rounds of heartbeat / look-up / join one request may take before it gives up (503). */
+const MAX_ATTEMPTS = 4;
+
 function codeOf(error: unknown): string {
   return error instanceof SkeinError ? error.code : '';
 }
@@ -122,28 +125,59 @@ export class BlocSessions {
     }
   }
 
+  /**
+   * Heartbeat the lease this endpoint knows for the session; else the one the group holds for it
+   * (after a restart, or when another endpoint of the same group served it); else join. A lost
+   * lease or a join that another endpoint's join overtook sends it round again, a bounded number
+   * of times.
+   */
   async #index(sessionId: string): Promise<MemberStatus> {
-    const { coordinator, group, heartbeatTimeoutMs } = this.#options;
-    const lease = this.#known.get(sessionId)?.lease ?? (await this.#lookup(sessionId));
-    if (lease !== undefined) {
-      try {
-        const status = await coordinator.groupHeartbeat(
-          { group, member: sessionId, session: lease },
-          heartbeatTimeoutMs,
-        );
-        this.#remember(sessionId, lease);
-        return status;
-      } catch (error) {
-        if (!LOST_SESSION.has(codeOf(error))) throw error;
-        // Evicted (its lease expired) or removed: come back as a new member, as bloc re-adds it.
-        this.#known.delete(sessionId);
-        void coordinator.revokeLease(lease).catch(() => undefined);
+    let lease = this.#known.get(sessionId)?.lease;
+    let lookedUp = false;
+    let lost: number | undefined;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (lease === undefined && !lookedUp) {
+        const found = await this.#lookup(sessionId);
+        lookedUp = true;
+        lease = found === lost ? undefined : found;
       }
+      if (lease !== undefined) {
+        const status = await this.#heartbeat(sessionId, lease);
+        if (status !== null) return status;
+        [lost, lease] = [lease, undefined];
+        continue; // look the session up, or join if we just did
+      }
+      const status = await this.#join(sessionId);
+      if (status !== null) return status;
+      lookedUp = false; // another endpoint's join took the member: adopt its lease
     }
-    return await this.#join(sessionId);
+    throw new SkeinError(
+      'SKEIN_UNAVAILABLE',
+      `session ${sessionId} kept changing hands between endpoints of group ${this.#options.group}; retry`,
+    );
   }
 
-  async #join(sessionId: string): Promise<MemberStatus> {
+  /** The member's status, or null when `lease` no longer holds it (expired, revoked, re-bound). */
+  async #heartbeat(sessionId: string, lease: number): Promise<MemberStatus | null> {
+    const { coordinator, group, heartbeatTimeoutMs } = this.#options;
+    try {
+      const status = await coordinator.groupHeartbeat(
+        { group, member: sessionId, session: lease },
+        heartbeatTimeoutMs,
+      );
+      this.#remember(sessionId, lease);
+      return status;
+    } catch (error) {
+      if (!LOST_SESSION.has(codeOf(error))) throw error;
+      // The lease is gone or holds the member no more: nobody needs it any more.
+      this.#known.delete(sessionId);
+      void coordinator.revokeLease(lease).catch(() => undefined);
+      return null;
+    }
+  }
+
+  /** Join under a new lease; null when a concurrent join (another endpoint's) took the member. */
+  async #join(sessionId: string): Promise<MemberStatus | null> {
     const { coordinator, group, ttlSeconds, settleMs } = this.#options;
     this.#makeRoom();
     const { id: lease } = await coordinator.grantLease(ttlSeconds);
@@ -159,6 +193,7 @@ export class BlocSessions {
       return status;
     } catch (error) {
       await coordinator.revokeLease(lease).catch(() => undefined);
+      if (codeOf(error) === MembershipErrorCode.NotMember) return null;
       throw error;
     }
   }
