@@ -44,7 +44,8 @@ export async function getIndex(baseUrl: string, session: string): Promise<string
 
 /**
  * Heartbeat every session every `everyMs` (as bloc clients do) until `done` holds for their bodies;
- * returns those bodies. Gives up after `maxMs`.
+ * returns those bodies. The first round goes one session after the other, so new sessions join
+ * in the order listed; later rounds are concurrent. Gives up after `maxMs`.
  */
 export async function heartbeatUntil(
   baseUrl: string,
@@ -54,8 +55,13 @@ export async function heartbeatUntil(
 ): Promise<string[]> {
   const deadline = Date.now() + maxMs;
   let bodies: string[] = [];
-  while (Date.now() < deadline) {
-    bodies = await Promise.all(sessions.map((s) => getIndex(baseUrl, s)));
+  for (let round = 0; Date.now() < deadline; round++) {
+    if (round === 0) {
+      bodies = [];
+      for (const s of sessions) bodies.push(await getIndex(baseUrl, s));
+    } else {
+      bodies = await Promise.all(sessions.map((s) => getIndex(baseUrl, s)));
+    }
     if (done(bodies)) return bodies;
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
