@@ -72,7 +72,7 @@ if (loadMembers % loadProcesses !== 0 || loadMembers % groupCount !== 0) {
   throw new Error('--load-members must divide evenly by --load-processes and by --groups');
 }
 // Each load process runs whole groups (or, with one group, a share of it).
-if (groupCount > 1 && (groupCount % loadProcesses !== 0 || (loadMembers / groupCount) % 1 !== 0)) {
+if (groupCount > 1 && groupCount % loadProcesses !== 0) {
   throw new Error('--groups must be a multiple of --load-processes');
 }
 const targetMs = ttlSeconds * 1000 + settleMs + 500;
@@ -304,26 +304,20 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
   }
 }
 
+/** Per load process: what its members saw of their heartbeats, and its own CPU (the summary has the rest). */
 function printLoad(r: LoadResult): void {
-  const heartbeats = r.stats.reduce((n, s) => n + s.heartbeats, 0);
-  const errors = r.stats.reduce((n, s) => n + s.errors, 0);
-  const perProcess = r.stats
-    .map(
-      (s, i) =>
-        `    load process ${String(i + 1)}: ${String(s.heartbeats)} heartbeats, ${String(s.errors)} errors, ` +
-        `p50 ${String(s.p50Ms)} ms, p99 ${String(s.p99Ms)} ms, max ${String(s.maxMs)} ms, ` +
-        `CPU ${((s.cpuUs / 1000 / s.wallMs) * 100).toFixed(1)}% of a core`,
-    )
-    .join('\n');
   console.log(
-    `  ${r.label}: joined in ${String(r.joinMs)} ms, settled ${String(r.settleAfterJoinsMs)} ms after the last join ` +
-      `(settle period ${String(LOAD_SETTLE_MS)} ms)\n` +
-      `  window ${(r.windowMs / 1000).toFixed(1)} s: coordinator CPU ${r.coordinatorCpuPct.toFixed(1)}% of a core, ` +
-      `raft commit index ${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)}, ` +
-      `${String(heartbeats)} heartbeats (${((heartbeats / r.windowMs) * 1000).toFixed(0)}/s), ${String(errors)} errors, ` +
-      `${String(r.changesInWindow)} assignment changes seen by members\n${perProcess}`,
+    `  ${r.label}: joined in ${String(r.joinMs)} ms, settled ${String(r.settleAfterJoinsMs)} ms after the last join`,
   );
+  r.stats.forEach((s, i) => {
+    console.log(
+      `    load process ${String(i + 1)}: ${String(s.heartbeats)} heartbeats, ${String(s.errors)} errors, ` +
+        `p50 ${String(s.p50Ms)} ms, p99 ${String(s.p99Ms)} ms, max ${String(s.maxMs)} ms, CPU ${cpuPct(s)}`,
+    );
+  });
 }
+
+const cpuPct = (s: StatsLine): string => `${((s.cpuUs / 1000 / s.wallMs) * 100).toFixed(1)}%`;
 
 // ---------------------------------------------------------------------------------------------
 
@@ -361,26 +355,73 @@ async function main(): Promise<void> {
     printLoad(r);
     loads.push(r);
   }
-  console.log(`\n${loadLine()}\n\nSummary`);
+  console.log(`\n${loadLine()}\n\nSummary\n${summary(crash, loads)}`);
+}
+
+/** The summary table: one row per figure, the scenario named on its first row. */
+function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): string {
+  const rows: string[][] = [['scenario', 'measure', 'value', 'target', 'verdict']];
+  let scenario = '';
+  const add = (measure: string, value: string, target = '', ok?: boolean | string): void => {
+    rows.push([scenario, measure, value, target, typeof ok === 'boolean' ? verdict(ok) : (ok ?? '')]);
+    scenario = '';
+  };
+  const ms = (n: number): string => `${String(n)} ms`;
   if (crash !== undefined) {
-    const med = median(crash.crashToSettledMs);
-    const max = Math.max(...crash.crashToSettledMs);
-    console.log(
-      `  crash→settled (${String(runs)} runs, coordinator of ${String(coordinatorMembers)}): median ${String(med)} ms, max ${String(max)} ms\n` +
-        `    target TTL + settle + 0.5 s = ${String(targetMs)} ms: median ${verdict(med <= targetMs)}, max ${verdict(max <= targetMs)}\n` +
-        `    bloc's bound TTL + settle + 1 s = ${String(blocBoundMs)} ms: median ${verdict(med <= blocBoundMs)}, max ${verdict(max <= blocBoundMs)}\n` +
-        `  join→settled: median ${String(median(crash.joinToSettledMs))} ms, max ${String(Math.max(...crash.joinToSettledMs))} ms (settle ${String(settleMs)} ms)`,
+    const [med, max] = [median(crash.crashToSettledMs), Math.max(...crash.crashToSettledMs)];
+    const bound = `≤ ${ms(targetMs)} (bloc ≤ ${String(blocBoundMs)})`;
+    const both = (n: number): string => `${verdict(n <= targetMs)} (bloc ${verdict(n <= blocBoundMs)})`;
+    scenario = `crash→settled, ${String(runs)} runs, ${String(coordinatorMembers)} coord.`;
+    add('kill -9 → all settled, median', ms(med), bound, both(med));
+    add('kill -9 → all settled, max', ms(max), bound, both(max));
+    const joins = crash.joinToSettledMs;
+    add(
+      'join → all settled, median / max',
+      `${String(median(joins))} / ${ms(Math.max(...joins))}`,
+      `settle ${ms(settleMs)} + heartbeat`,
     );
   }
   for (const r of loads) {
-    const p99 = Math.max(...r.stats.map((s) => s.p99Ms ?? Number.NaN));
-    const p50 = Math.max(...r.stats.map((s) => s.p50Ms ?? Number.NaN));
-    console.log(
-      `  ${r.label}: coordinator CPU ${r.coordinatorCpuPct.toFixed(1)}% (${verdict(r.coordinatorCpuPct <= CPU_TARGET_PCT)} target ${String(CPU_TARGET_PCT)}%), ` +
-        `log writes in the window ${String(r.raftIndexAfter - r.raftIndexBefore)} (${verdict(r.raftIndexAfter === r.raftIndexBefore)} none), ` +
-        `heartbeat p50 ${String(p50)} ms / p99 ${String(p99)} ms (worst load process), settled ${String(r.settleAfterJoinsMs)} ms after the last join`,
+    const worst = (pick: (s: StatsLine) => number | null): string =>
+      String(Math.max(...r.stats.map((s) => pick(s) ?? Number.NaN)));
+    const sum = (pick: (s: StatsLine) => number): number => r.stats.reduce((n, s) => n + pick(s), 0);
+    const writes = r.raftIndexAfter - r.raftIndexBefore;
+    const cpu = r.coordinatorCpuPct;
+    scenario = r.label;
+    add(
+      `coordinator CPU, ${(r.windowMs / 1000).toFixed(0)} s window`,
+      `${cpu.toFixed(1)}% of a core`,
+      `≤ ${String(CPU_TARGET_PCT)}%`,
+      cpu <= CPU_TARGET_PCT,
+    );
+    add(
+      'Raft log writes in the window',
+      `${String(writes)} (index ${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)})`,
+      '0',
+      writes === 0,
+    );
+    add('heartbeat p50 / p99 (worst process)', `${worst((s) => s.p50Ms)} / ${worst((s) => s.p99Ms)} ms`);
+    add(
+      'heartbeats/s, errors',
+      `${(sum((s) => s.heartbeats) / (r.windowMs / 1000)).toFixed(0)}/s, ${String(sum((s) => s.errors))}`,
+    );
+    add('load processes CPU', r.stats.map(cpuPct).join(' + '));
+    add('assignment changes in the window', String(r.changesInWindow), '0', r.changesInWindow === 0);
+    add(
+      'joined / settled after the last join',
+      `${String(r.joinMs)} / ${ms(r.settleAfterJoinsMs)}`,
+      `settle ${ms(LOAD_SETTLE_MS)} + heartbeat`,
     );
   }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 await main();
