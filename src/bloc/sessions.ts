@@ -71,6 +71,7 @@ function codeOf(error: unknown): string {
 export class BlocSessions {
   readonly #options: BlocSessionsOptions;
   readonly #known = new Map<string, Known>();
+  /** One entry per session with a request in flight: bounded by the endpoint's open connections. */
   readonly #pending = new Map<string, Pending>();
 
   constructor(options: BlocSessionsOptions) {
@@ -133,6 +134,9 @@ export class BlocSessions {
    */
   async #index(sessionId: string): Promise<MemberStatus> {
     let lease = this.#known.get(sessionId)?.lease;
+    // Refuse a new session before it touches the group: refusing it after a join or a heartbeat
+    // would leave a member that holds an index it never hears about.
+    if (lease === undefined) this.#makeRoom();
     let lookedUp = false;
     let lost: number | undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -179,7 +183,6 @@ export class BlocSessions {
   /** Join under a new lease; null when a concurrent join (another endpoint's) took the member. */
   async #join(sessionId: string): Promise<MemberStatus | null> {
     const { coordinator, group, ttlSeconds, settleMs } = this.#options;
-    this.#makeRoom();
     const { id: lease } = await coordinator.grantLease(ttlSeconds);
     try {
       const status = await coordinator.joinGroupMember({
@@ -222,14 +225,11 @@ export class BlocSessions {
     return view?.members.find((m) => m.id === sessionId)?.session;
   }
 
+  /** Room was made before the session's first request (overshoot ≤ concurrent requests). */
   #remember(sessionId: string, lease: number): void {
     const known = this.#known.get(sessionId);
-    if (known?.lease === lease) {
-      known.lastSeenMs = this.#options.clock.now();
-      return;
-    }
-    if (known === undefined) this.#makeRoom();
-    this.#known.set(sessionId, { lease, lastSeenMs: this.#options.clock.now() });
+    if (known?.lease === lease) known.lastSeenMs = this.#options.clock.now();
+    else this.#known.set(sessionId, { lease, lastSeenMs: this.#options.clock.now() });
   }
 
   #makeRoom(): void {
