@@ -81,6 +81,8 @@ const blocBoundMs = ttlSeconds * 1000 + settleMs + 1000;
 const CPU_TARGET_PCT = 25;
 /** The load scenarios' settle period: short, the joins themselves take longer. */
 const LOAD_SETTLE_MS = 2000;
+/** How long the idle coordinator is measured before the members join. */
+const IDLE_WINDOW_MS = 5000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -211,6 +213,8 @@ interface LoadResult {
   readonly joinMs: number;
   readonly settleAfterJoinsMs: number;
   readonly coordinatorCpuPct: number;
+  /** The same coordinator before any member joined (Raft ticks, timers): the floor under the load. */
+  readonly idleCpuPct: number;
   readonly raftIndexBefore: number;
   readonly raftIndexAfter: number;
   readonly changesInWindow: number;
@@ -239,6 +243,13 @@ function coordinatorPid(cluster: SkeinCluster): number {
   throw new Error('the coordinator process was not found in /proc (Linux only)');
 }
 
+/** CPU of `pid` over the next `ms` milliseconds, in % of one core. */
+async function cpuPctOver(pid: number, ms: number): Promise<number> {
+  const [cpu, at] = [cpuMs(pid), performance.now()];
+  await sleep(ms);
+  return ((cpuMs(pid) - cpu) / (performance.now() - at)) * 100;
+}
+
 function readdirNumeric(dir: string): string[] {
   return readdirSync(dir).filter((e) => /^\d+$/.test(e));
 }
@@ -255,6 +266,7 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
   const load: MemberProcess[] = [];
   try {
     const pid = coordinatorPid(cluster);
+    const idleCpuPct = await cpuPctOver(pid, IDLE_WINDOW_MS);
     const started = Date.now();
     for (let p = 0; p < loadProcesses; p++) {
       const mine =
@@ -292,6 +304,7 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
       joinMs: joinedAt - started,
       settleAfterJoinsMs,
       coordinatorCpuPct: ((cpuAfter - cpuBefore) / measuredMs) * 100,
+      idleCpuPct,
       raftIndexBefore: indexBefore,
       raftIndexAfter: indexAfter,
       changesInWindow: load.reduce((n, m) => n + m.history.length, 0) - changesBefore,
@@ -394,6 +407,7 @@ function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): 
       `≤ ${String(CPU_TARGET_PCT)}%`,
       cpu <= CPU_TARGET_PCT,
     );
+    add('coordinator CPU idle, before the joins', `${r.idleCpuPct.toFixed(1)}% of a core`);
     add(
       'Raft log writes in the window',
       `${String(writes)} (index ${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)})`,
