@@ -25,8 +25,6 @@ export const COMMIT_SLACK_MS = 150;
  */
 export const REJOIN_MS = HEARTBEAT_MS + HEAR_MS + 2 * COMMIT_SLACK_MS;
 
-const SEEDS = seedsFromEnv(Number(process.env['SKEIN_SIM_SEEDS'] ?? 12));
-
 export interface World {
   readonly cluster: GroupsCluster;
   readonly random: Random;
@@ -35,9 +33,12 @@ export interface World {
   readonly links: SimCoordinator[];
 }
 
-/** Run `scenario` for every seed; a failure names its seed and how to replay it. */
-export async function forEachSeed(scenario: (world: World) => Promise<void>): Promise<void> {
-  for (const seed of SEEDS) {
+/**
+ * Run `scenario` for `count` seeds (`SKEIN_SIM_SEEDS` overrides it, `SKEIN_SEED` replays one); a
+ * failure names its seed and how to replay it.
+ */
+export async function forEachSeed(scenario: (world: World) => Promise<void>, count = 12): Promise<void> {
+  for (const seed of seedsFromEnv(Number(process.env['SKEIN_SIM_SEEDS'] ?? count))) {
     const cluster = new GroupsCluster(seed);
     const world: World = {
       cluster,
@@ -113,7 +114,7 @@ export function settledAs(world: World, members: readonly GroupMember[]): boolea
   const all = views(world, [...members]);
   if (all.some((v) => v === null)) return false;
   const held = all as IndexTotal[];
-  const generation = held[0]!.generation;
+  const generation = held[0]?.generation;
   const indexes = held.map((v) => v.index).sort((a, b) => a - b);
   return (
     held.every((v) => v.generation === generation && v.total === members.length) &&

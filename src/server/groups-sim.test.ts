@@ -34,22 +34,19 @@ test('a leader crash while the group is SETTLING: it still settles, a full settl
     const { cluster, random } = world;
     await startGroup(world);
     const lastChangeMs = cluster.lastChangeAtMs;
-    await cluster.sim.runFor(Math.max(0, lastChangeMs + random.int(SETTLE_MS - 50) - cluster.clock.now()));
-    assert.equal(cluster.settles.size, 0, 'settled within the settle period');
+    // Sometimes after the old leader's settle is due: it may die with the proposal in flight.
+    await cluster.sim.runFor(Math.max(0, lastChangeMs + random.int(SETTLE_MS + 300) - cluster.clock.now()));
     const { crashed, newLeaderAtMs } = await crashLeader(world);
     await cluster.sim.runFor(random.int(1_000));
     cluster.restart(crashed);
-    await untilSettled(
-      world,
-      world.members,
-      newLeaderAtMs + SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS - cluster.clock.now(),
-    );
+    const latestMs = Math.max(lastChangeMs, newLeaderAtMs) + SETTLE_MS + COMMIT_SLACK_MS;
+    await untilSettled(world, world.members, latestMs + HEAR_MS - cluster.clock.now());
     const [settle, ...more] = cluster.settles.values();
     assert.equal(more.length, 0, 'settled more than once');
     // Never early (the cluster checks every settle against its change), and not late either.
     assert.ok(settle!.firstAppliedAtMs >= lastChangeMs + SETTLE_MS);
     assert.ok(
-      settle!.firstAppliedAtMs <= newLeaderAtMs + SETTLE_MS + COMMIT_SLACK_MS,
+      settle!.firstAppliedAtMs <= latestMs,
       `settled ${settle!.firstAppliedAtMs - newLeaderAtMs} ms after the new leader took over`,
     );
   });
