@@ -218,6 +218,8 @@ interface LoadResult {
   readonly raftIndexBefore: number;
   readonly raftIndexAfter: number;
   readonly changesInWindow: number;
+  /** Settles the members saw on the way (a group settles again whenever its joins pause for a settle period). */
+  readonly settles: number;
   readonly stats: readonly StatsLine[];
   readonly windowMs: number;
 }
@@ -290,6 +292,10 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
     const settleAfterJoinsMs = lastStamp(lines) - joinedAt;
     await sleep(1000); // past the settle's own burst of answers
     const changesBefore = load.reduce((n, m) => n + m.history.length, 0);
+    const generations = new Set(
+      load.flatMap((m) => m.history.map((l) => `${l.group}@${String(l.generation)}`)),
+    );
+    const settles = [...generations].filter((g) => !g.endsWith('@null')).length;
     for (const m of load) m.reset();
     const cpuBefore = cpuMs(pid);
     const indexBefore = await raftIndex(cluster.clientUrls[0]!);
@@ -308,6 +314,7 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
       raftIndexBefore: indexBefore,
       raftIndexAfter: indexAfter,
       changesInWindow: load.reduce((n, m) => n + m.history.length, 0) - changesBefore,
+      settles,
       stats,
       windowMs: measuredMs,
     };
@@ -420,6 +427,11 @@ function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): 
       `${(sum((s) => s.heartbeats) / (r.windowMs / 1000)).toFixed(0)}/s, ${String(sum((s) => s.errors))}`,
     );
     add('load processes CPU', r.stats.map(cpuPct).join(' + '));
+    add(
+      'Raft entries before the window, settles seen',
+      `${String(r.raftIndexBefore)}, ${String(r.settles)}`,
+      '≈ 2 per member + settles',
+    );
     add('assignment changes in the window', String(r.changesInWindow), '0', r.changesInWindow === 0);
     add(
       'joined / settled after the last join',
