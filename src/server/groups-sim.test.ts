@@ -20,6 +20,7 @@ import {
   HEAR_MS,
   HEARTBEAT_MS,
   highestGeneration,
+  join,
   MEMBERS,
   REJOIN_MS,
   SETTLE_MS,
@@ -185,5 +186,35 @@ test('a member partitioned with the old leader loses its index before the majori
       world.members,
       SIM_MAX_ELECTION_MS + REJOIN_MS + SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS,
     );
+  });
+});
+
+test('a member restarted under its old id is one change: the group re-settles once, keeps every index (sticky), and the old session expiring later changes nothing', async () => {
+  await forEachSeed(async (world) => {
+    const { cluster, random } = world;
+    await startGroup(world);
+    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
+    const generation = highestGeneration(world);
+    const before = new Map(world.members.map((m) => [m.id, m.indexTotal()!.index]));
+    await cluster.sim.runFor(random.int(2_000));
+    const victim = random.int(MEMBERS);
+    const old = world.members[victim]!;
+    world.links[victim]!.cutOff = true; // crashed: its session stays until its lease expires
+    void old.leave();
+    const restartedAtMs = cluster.clock.now();
+    await join(world, old.id);
+    const current = world.members.filter((m) => m !== old);
+    await untilSettled(
+      world,
+      current,
+      restartedAtMs + 500 + SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS - cluster.clock.now(),
+    );
+    const resettled = highestGeneration(world);
+    assert.ok(resettled > generation);
+    for (const m of current) assert.equal(m.indexTotal()!.index, before.get(m.id), `${m.id} moved`);
+    // The old session's lease runs out meanwhile; it no longer binds anyone, so nothing changes.
+    await cluster.sim.runFor(TTL_SECONDS * 1000 + SETTLE_MS + HEAR_MS);
+    assert.equal(highestGeneration(world), resettled, 'the old session expiring re-settled the group');
+    await untilSettled(world, current, HEAR_MS);
   });
 });
