@@ -31,6 +31,8 @@ export interface World {
   readonly watch: GroupWatch;
   readonly members: GroupMember[];
   readonly links: SimCoordinator[];
+  /** Longest one-way delay between a member and the cluster, for members joined from now on. */
+  maxLinkDelayMs: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export async function forEachSeed(scenario: (world: World) => Promise<void>, cou
       watch: new GroupWatch(cluster),
       members: [],
       links: [],
+      maxLinkDelayMs: 20,
     };
     try {
       await scenario(world);
@@ -69,7 +72,7 @@ export async function forEachSeed(scenario: (world: World) => Promise<void>, cou
 /** Join member `m<i>` (retrying while there is no leader), watched from its first answer. */
 export async function join(world: World, i: number | string): Promise<GroupMember> {
   const { cluster } = world;
-  const link = new SimCoordinator(cluster, world.random.fork());
+  const link = new SimCoordinator(cluster, world.random.fork(), { maxDelayMs: world.maxLinkDelayMs });
   for (let attempt = 0; ; attempt++) {
     try {
       const member = await cluster.sim.settle(
