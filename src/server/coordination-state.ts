@@ -3,6 +3,7 @@ import { SkeinError } from '../core/errors.ts';
 import { KvStore, type KvLimits } from '../kv/index.ts';
 import {
   DEFAULT_MEMBERSHIP_LIMITS,
+  type MemberPlace,
   GroupMachine,
   MembershipErrorCode,
   restoreGroups,
@@ -12,6 +13,13 @@ import {
   type MembershipLimits,
 } from '../membership/index.ts';
 import type { Processor, SnapshotStateMachine } from '../raft/node.ts';
+
+/** What `group-join` returns to its proposer. */
+export interface JoinApplied {
+  readonly changes: readonly GroupChange[];
+  /** The member's place right after this join applied (null only if the join was a no-op for a replaced member). */
+  readonly place: MemberPlace | null;
+}
 
 /** Called with what each applied membership command changed (the leader's settle clock listens). */
 export type GroupChangeListener = (changes: readonly GroupChange[]) => void;
@@ -66,7 +74,10 @@ export class CoordinationState implements SnapshotStateMachine {
             `session ${join.session} is not a live lease; grant a lease and join with its id`,
           );
         }
-        return this.#applyGroups(join);
+        const { changes } = this.#applyGroups(join);
+        // The member's place as of this very apply: read later, a racing join of the same member
+        // id (another process, another session) could already have replaced it.
+        return { changes, place: this.#groups.placeOf(join.group, join.member) };
       },
       'group-leave': (params) => this.#applyGroups({ ...record(params), type: 'leave' } as MembershipCommand),
       'group-settle': (params) =>

@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { SkeinError } from '../core/errors.ts';
 import { kvError, KvErrorCode } from '../kv/errors.ts';
-import { MembershipErrorCode, type GroupSummary, type MemberStatus } from '../membership/index.ts';
+import {
+  MembershipErrorCode,
+  type GroupSummary,
+  type MemberPlace,
+  type MemberStatus,
+} from '../membership/index.ts';
 import type { ServerContext } from './context.ts';
-import type { CoordinationState } from './coordination-state.ts';
+import type { JoinApplied } from './coordination-state.ts';
 import {
   GroupHeartbeatBody,
   GroupJoinBody,
@@ -23,9 +28,9 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/v1/groups/join', { schema: { body: GroupJoinBody } }, async (request) => {
     const join = request.body as { group: string; member: string; session: number };
-    await node.enqueue('group-join', join);
+    const { place } = (await node.enqueue('group-join', join)) as JoinApplied;
     const lease = state.kv.lease(join.session);
-    return memberStatus(state, join.group, join.member, join.session, lease?.grantedTtlSeconds ?? 0);
+    return memberStatus(place, join, lease?.grantedTtlSeconds ?? 0);
   });
 
   app.post('/v1/groups/leave', { schema: { body: GroupMemberBody } }, async (request) => {
@@ -49,7 +54,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
     if (renewed === undefined) {
       throw kvError(KvErrorCode.LeaseNotFound, `session ${session} expired or was revoked; join again`);
     }
-    return memberStatus(state, group, member, session, renewed.ttlSeconds);
+    return memberStatus(state.groups.placeOf(group, member), { group, member, session }, renewed.ttlSeconds);
   });
 
   app.post('/v1/groups/get', { schema: { body: GroupReadBody } }, async (request) => {
@@ -81,13 +86,11 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
 }
 
 function memberStatus(
-  state: CoordinationState,
-  group: string,
-  member: string,
-  session: number,
+  place: MemberPlace | null,
+  who: { group: string; member: string; session: number },
   ttlSeconds: number,
 ): MemberStatus {
-  const place = state.groups.placeOf(group, member);
+  const { group, member, session } = who;
   if (place?.session !== session) {
     throw new SkeinError(
       MembershipErrorCode.NotMember,
