@@ -217,11 +217,30 @@ interface LoadResult {
   readonly idleCpuPct: number;
   readonly raftIndexBefore: number;
   readonly raftIndexAfter: number;
-  readonly changesInWindow: number;
+  /** Lines in the window with an assignment other than the settled one: must be 0. */
+  readonly renumberedInWindow: number;
+  /** Moments in the window a member was cut off (indexTotal() null: no answer within its heartbeat interval), and how many members. */
+  readonly cutOffsInWindow: number;
+  readonly membersCutOff: number;
   /** Settles the members saw on the way (a group settles again whenever its joins pause for a settle period). */
   readonly settles: number;
   readonly stats: readonly StatsLine[];
   readonly windowMs: number;
+}
+
+const key = (l: AssignmentLine): string => `${String(l.index)}/${String(l.total)}@${String(l.generation)}`;
+
+/** What the members reported in a window after `settledAs` (member → key): renumberings and cut-offs. */
+function windowChanges(
+  lines: readonly AssignmentLine[],
+  settledAs: ReadonlyMap<string, string>,
+): Pick<LoadResult, 'renumberedInWindow' | 'cutOffsInWindow' | 'membersCutOff'> {
+  const cutOff = lines.filter((l) => l.index === null);
+  return {
+    renumberedInWindow: lines.filter((l) => l.index !== null && settledAs.get(l.member) !== key(l)).length,
+    cutOffsInWindow: cutOff.length,
+    membersCutOff: new Set(cutOff.map((l) => l.member)).size,
+  };
 }
 
 /** utime + stime of `pid` in ms (Linux reports clock ticks of 10 ms). */
@@ -291,7 +310,8 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
     const lines = await until(`${label} to settle`, () => settled(load, groups, size), 120_000);
     const settleAfterJoinsMs = lastStamp(lines) - joinedAt;
     await sleep(1000); // past the settle's own burst of answers
-    const changesBefore = load.reduce((n, m) => n + m.history.length, 0);
+    const historyAt = load.map((m) => m.history.length);
+    const settledAs = new Map(lines.map((l) => [l.member, key(l)]));
     const generations = new Set(
       load.flatMap((m) => m.history.map((l) => `${l.group}@${String(l.generation)}`)),
     );
@@ -313,7 +333,10 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
       idleCpuPct,
       raftIndexBefore: indexBefore,
       raftIndexAfter: indexAfter,
-      changesInWindow: load.reduce((n, m) => n + m.history.length, 0) - changesBefore,
+      ...windowChanges(
+        load.flatMap((m, i) => m.history.slice(historyAt[i])),
+        settledAs,
+      ),
       settles,
       stats,
       windowMs: measuredMs,
@@ -432,7 +455,11 @@ function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): 
       `${String(r.raftIndexBefore)}, ${String(r.settles)}`,
       '≈ 2 per member + settles',
     );
-    add('assignment changes in the window', String(r.changesInWindow), '0', r.changesInWindow === 0);
+    add('renumbered in the window', String(r.renumberedInWindow), '0', r.renumberedInWindow === 0);
+    add(
+      'cut off for a moment in the window',
+      `${String(r.cutOffsInWindow)} times, ${String(r.membersCutOff)} members`,
+    );
     add(
       'joined / settled after the last join',
       `${String(r.joinMs)} / ${ms(r.settleAfterJoinsMs)}`,
