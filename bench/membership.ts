@@ -20,7 +20,7 @@
  * 3. groups: the same members as `--groups` groups of equal size (100 × 10 by default): all settle,
  *    how long it took, and the same window figures.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,7 @@ import {
   type StatsLine,
 } from '../test/support/group-member-process.ts';
 import { startSkeinCluster, type SkeinCluster } from '../test/support/skein-cluster.ts';
+import { childProcesses } from './kv-load.ts';
 
 const { values } = parseArgs({
   options: {
@@ -109,9 +110,11 @@ function settled(
   for (const process of members)
     for (const line of process.latest.values()) byGroup.get(line.group)?.push(line);
   for (const lines of byGroup.values()) {
-    if (lines.length !== size || lines.some((l) => l.total !== size)) return undefined;
+    if (lines.length !== size || lines.some((l) => l.total !== size || l.index! < 1 || l.index! > size)) {
+      return undefined;
+    }
     if (new Set(lines.map((l) => l.generation)).size !== 1) return undefined;
-    if (new Set(lines.map((l) => l.index)).size !== size) return undefined; // 1..size: total and distinct
+    if (new Set(lines.map((l) => l.index)).size !== size) return undefined; // so 1..size, each once
   }
   return [...byGroup.values()].flat();
 }
@@ -250,18 +253,12 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** The pid of the cluster's only member, found by its data directory in /proc/<pid>/cmdline. */
+/** The pid of the cluster's only member (a child of this process), found by its data directory. */
 function coordinatorPid(cluster: SkeinCluster): number {
   const needle = ` --data-dir ${join(cluster.dataDir, cluster.names[0]!)} `;
-  for (const entry of readdirNumeric('/proc')) {
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmdline.includes(needle)) return Number(entry);
-    } catch {
-      // exited while we looked
-    }
-  }
-  throw new Error('the coordinator process was not found in /proc (Linux only)');
+  const pid = childProcesses().find((child) => child.cmdline.includes(needle))?.pid;
+  if (pid === undefined) throw new Error('the coordinator process was not found in /proc (Linux only)');
+  return pid;
 }
 
 /** CPU of `pid` over the next `ms` milliseconds, in % of one core. */
@@ -269,10 +266,6 @@ async function cpuPctOver(pid: number, ms: number): Promise<number> {
   const [cpu, at] = [cpuMs(pid), performance.now()];
   await sleep(ms);
   return ((cpuMs(pid) - cpu) / (performance.now() - at)) * 100;
-}
-
-function readdirNumeric(dir: string): string[] {
-  return readdirSync(dir).filter((e) => /^\d+$/.test(e));
 }
 
 async function raftIndex(url: string): Promise<number> {
@@ -381,7 +374,8 @@ async function main(): Promise<void> {
   if (!values['skip-load']) {
     console.log(
       `\nload: ${String(loadMembers)} members of one group in ${String(loadProcesses)} processes, ` +
-        `heartbeat ${String(loadHeartbeatMs)} ms, one coordinator process`,
+        `heartbeat ${String(loadHeartbeatMs)} ms (joinGroup sends one every ¾ of it: ` +
+        `${((loadMembers * 4000) / (3 * loadHeartbeatMs)).toFixed(0)}/s), one coordinator process`,
     );
     const r = await loadScenario(`1 group of ${String(loadMembers)}`, ['load']);
     printLoad(r);
