@@ -115,3 +115,28 @@ test('nothing is acknowledged before it is durable (append acks, votes, enqueue 
     assert.ok(checked > 20, `only ${checked} acknowledgements checked`);
   }
 });
+
+test('a sole voter leads only once its new term and self-vote are durable', async () => {
+  let storage: SlowSpyStorage | undefined;
+  const sim: RaftSimulation = new RaftSimulation({
+    seed: 7,
+    storage: () => (storage = new SlowSpyStorage(sim.clock, 20)),
+  });
+  sim.bootstrap(['solo']);
+  const disk = storage!;
+  let checked = 0;
+  for (let step = 0; step < 2_000 && checked < 3; step++) {
+    await sim.runFor(1);
+    const leader = sim.leader();
+    if (leader === undefined) continue;
+    const { term } = leader.status();
+    assert.deepEqual(
+      disk.durableVote,
+      { term, vote: 'solo' },
+      `solo leads term ${term} while only term ${disk.durableVote.term} is durable`,
+    );
+    checked++;
+  }
+  assert.equal(checked, 3, 'solo became leader');
+  sim.crash('solo');
+});

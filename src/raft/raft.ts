@@ -151,6 +151,10 @@ export class RaftCore {
   #configHistory: { index: number; config: ClusterConfig }[] = [];
   #persistedHardState: HardState;
   #resetPending = false;
+  /** Index of the newest committed configuration whose commit is not yet durably written (0: none). */
+  #configCommitToSync = 0;
+  /** The term a sole voter won before its vote was durable; it leads once `advance` sees it written. */
+  #winWhenDurableTerm = 0;
 
   constructor(options: RaftCoreOptions, initial: RaftInitialState = {}) {
     this.id = options.id;
@@ -363,7 +367,11 @@ export class RaftCore {
     const result = voteResult(this.#config, this.#votes);
     if (result === VoteResult.Won) {
       if (kind === 'pre-vote') this.#campaign('vote', false);
-      else this.#becomeLeader();
+      else if (this.#persistedHardState.term === this.#term && this.#persistedHardState.vote === this.id)
+        this.#becomeLeader();
+      // A sole voter wins on its own vote, which counts only once it is durable: otherwise a crash
+      // could bring it back in the previous term, free to vote for another leader of this one.
+      else this.#winWhenDurableTerm = this.#term;
       return true;
     }
     if (result === VoteResult.Lost) {
@@ -621,6 +629,10 @@ export class RaftCore {
     const next = applyConfigChange(this.#config, change);
     if (next === null) return; // e.g. a duplicate leave-joint: nothing to do
     this.#configHistory.push({ index, config: next.config });
+    // Configurations take effect at commit, and a restart replays them only up to the durable
+    // commit index: make that index durable now, or a crash could bring this node back under the
+    // previous configuration (needing the vote of a member that has since been removed and reset).
+    this.#configCommitToSync = Math.max(this.#configCommitToSync, index);
     // A node catching up replays configurations from before it joined: only a change that
     // removes a current member means "you were removed".
     const wasMember = isMember(this.#config, this.id);
@@ -887,6 +899,7 @@ export class RaftCore {
     this.#vote = null;
     this.#config = emptyConfig;
     this.#configHistory = [{ index: 0, config: emptyConfig }];
+    this.#configCommitToSync = 0;
     this.#clusterId = '';
     this.#pendingConfigIndex = 0;
     this.#becomeFollower(0, null);
@@ -1030,9 +1043,26 @@ export class RaftCore {
       this.#snapshotChunks.length > 0 ||
       this.log.stableIndex < this.log.lastIndex ||
       this.log.truncatedFrom !== null ||
-      this.#hardStateChanged() ||
+      this.#durableHardStateChanged() ||
       this.log.appliedIndex < Math.min(this.log.commitIndex, this.log.stableIndex) ||
       (this.#role === Role.Leader && this.#commitBehindSomewhere())
+    );
+  }
+
+  /**
+   * Whether a part of the hard state that must be durable changed: term, vote, cluster id, or a
+   * commit index that committed a configuration. The commit index alone is not worth a
+   * write of its own: it is volatile in Raft (a restarted node learns it again from the leader, or
+   * commits an entry of its new term), so it rides along with the next write that must happen
+   * anyway. A commit-only write would hold the next batch of entries back by a disk round trip.
+   */
+  #durableHardStateChanged(): boolean {
+    const a = this.#persistedHardState;
+    return (
+      a.term !== this.#term ||
+      a.vote !== this.#vote ||
+      a.clusterId !== this.#clusterId ||
+      a.commit < this.#configCommitToSync
     );
   }
 
@@ -1055,11 +1085,13 @@ export class RaftCore {
       this.log.truncatedFrom !== null ||
       persisted.term !== this.#term ||
       persisted.vote !== this.#vote ||
-      persisted.clusterId !== this.#clusterId;
+      persisted.clusterId !== this.#clusterId ||
+      persisted.commit < this.#configCommitToSync;
     const ready: Ready = {
       reset: this.#resetPending,
       mustSync,
-      hardState: this.#hardStateChanged() || this.#resetPending ? this.#hardState() : null,
+      // A changed commit index is written only with a write that must happen anyway (see #durableHardStateChanged).
+      hardState: (mustSync && this.#hardStateChanged()) || this.#resetPending ? this.#hardState() : null,
       truncateFrom: this.log.truncatedFrom,
       entries,
       messagesNow: this.#messagesNow,
@@ -1128,6 +1160,15 @@ export class RaftCore {
   /** The driver has persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
     if (ready.hardState !== null) this.#persistedHardState = ready.hardState;
+    if (
+      this.#winWhenDurableTerm === this.#term &&
+      this.#role === Role.Candidate &&
+      this.#persistedHardState.term === this.#term &&
+      this.#persistedHardState.vote === this.id
+    ) {
+      this.#winWhenDurableTerm = 0;
+      this.#becomeLeader();
+    }
     const lastPersisted = ready.entries.at(-1);
     if (lastPersisted !== undefined && this.log.term(lastPersisted.index) === lastPersisted.term) {
       // Entries may have been overwritten while this batch was being written: only a prefix that
