@@ -25,6 +25,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  allReportedAt,
   spawnMemberProcess,
   type AssignmentLine,
   type MemberProcess,
@@ -119,8 +120,6 @@ function settled(
   return [...byGroup.values()].flat();
 }
 
-const lastStamp = (lines: readonly AssignmentLine[]): number => Math.max(...lines.map((l) => l.t));
-
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
@@ -183,7 +182,7 @@ async function crashToSettled(): Promise<CrashResult> {
         () => settled(live, ['crash'], processes - 1),
         blocBoundMs + 20_000,
       );
-      const crashMs = lastStamp(after) - killedAt;
+      const crashMs = allReportedAt(live, after, killedAt) - killedAt;
       result.crashToSettledMs.push(crashMs);
       const newcomer = spawn();
       await newcomer.ready;
@@ -193,7 +192,7 @@ async function crashToSettled(): Promise<CrashResult> {
         () => settled(live, ['crash'], processes),
         30_000,
       );
-      const joinMs = lastStamp(rejoined) - joinedAt;
+      const joinMs = allReportedAt(live, rejoined, joinedAt) - joinedAt;
       result.joinToSettledMs.push(joinMs);
       console.log(
         `  run ${String(run)}/${String(runs)}: kill -9 → ${String(processes - 1)} survivors settled in ${String(crashMs)} ms ` +
@@ -301,7 +300,7 @@ async function loadScenario(label: string, groups: readonly string[]): Promise<L
     const joinedAt = Date.now();
     const size = loadMembers / groups.length;
     const lines = await until(`${label} to settle`, () => settled(load, groups, size), 120_000);
-    const settleAfterJoinsMs = lastStamp(lines) - joinedAt;
+    const settleAfterJoinsMs = allReportedAt(load, lines, started) - joinedAt;
     await sleep(1000); // past the settle's own burst of answers
     const historyAt = load.map((m) => m.history.length);
     const settledAs = new Map(lines.map((l) => [l.member, key(l)]));

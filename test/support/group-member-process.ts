@@ -132,6 +132,22 @@ export class MemberProcess extends EventEmitter<{ assignment: [AssignmentLine] }
     });
   }
 
+  /**
+   * When `line`'s member first reported `line`'s assignment at or after `sinceMs` (its wall clock):
+   * a member cut off for a moment reports the same assignment again later, which is not when it got it.
+   */
+  firstReported(line: AssignmentLine, sinceMs: number): number {
+    const first = this.history.find(
+      (l) =>
+        l.member === line.member &&
+        l.t >= sinceMs &&
+        l.index === line.index &&
+        l.total === line.total &&
+        l.generation === line.generation,
+    );
+    return first?.t ?? line.t;
+  }
+
   get pid(): number {
     return this.child.pid ?? -1;
   }
@@ -163,6 +179,23 @@ export class MemberProcess extends EventEmitter<{ assignment: [AssignmentLine] }
   stderrTail(): string {
     return this.#stderr.join('\n');
   }
+}
+
+/**
+ * The moment the last of `lines` (newest lines of members of `processes`) was first reported at or
+ * after `sinceMs`: when every one of those members had the assignment it has now.
+ */
+export function allReportedAt(
+  processes: readonly MemberProcess[],
+  lines: readonly AssignmentLine[],
+  sinceMs: number,
+): number {
+  let at = Number.NEGATIVE_INFINITY;
+  for (const line of lines) {
+    const owner = processes.find((p) => p.latest.get(line.member) === line);
+    at = Math.max(at, owner?.firstReported(line, sinceMs) ?? line.t);
+  }
+  return at;
 }
 
 /** Launch a member process (see the file comment); its members start joining at once. */
