@@ -16,6 +16,7 @@ import {
   MembershipErrorCode,
   type GroupChange,
   type GroupJoinRequest,
+  type MemberPlace,
   type MemberStatus,
 } from '../membership/index.ts';
 import type { RaftNode } from '../raft/node.ts';
@@ -227,9 +228,13 @@ export class SimCoordinator implements GroupCoordinator {
   /** POST /v1/groups/join: the join through the log, then the member's place in the leader's state. */
   joinGroupMember(request: GroupJoinRequest): Promise<MemberStatus> {
     return this.#call(async (node, state) => {
-      await node.enqueue('group-join', request);
+      const applied = (await node.enqueue('group-join', request)) as { place?: MemberPlace | null };
+      // The place as of the join's own apply when the state machine reports it (a racing join of
+      // the same id may have replaced the member since); otherwise the leader's state now.
+      const place =
+        applied.place !== undefined ? applied.place : state.groups.placeOf(request.group, request.member);
       const ttlSeconds = state.kv.lease(request.session)?.grantedTtlSeconds ?? 0;
-      return memberStatus(state, request.group, request.member, request.session, ttlSeconds);
+      return memberStatus(place, request, ttlSeconds);
     });
   }
 
@@ -252,7 +257,8 @@ export class SimCoordinator implements GroupCoordinator {
           `session ${request.session} expired or was revoked; join again`,
         );
       }
-      return memberStatus(state, request.group, request.member, request.session, renewed.ttlSeconds);
+      const place = state.groups.placeOf(request.group, request.member);
+      return memberStatus(place, request, renewed.ttlSeconds);
     }, timeoutMs);
   }
 
@@ -336,13 +342,10 @@ export class SimCoordinator implements GroupCoordinator {
 
 /** What group-routes.ts answers: the member's place, if it is in the group under this session. */
 function memberStatus(
-  state: CoordinationState,
-  group: string,
-  member: string,
-  session: number,
+  place: MemberPlace | null,
+  { group, member, session }: { group: string; member: string; session: number },
   ttlSeconds: number,
 ): MemberStatus {
-  const place = state.groups.placeOf(group, member);
   if (place?.session !== session) {
     throw new SkeinError(
       MembershipErrorCode.NotMember,
