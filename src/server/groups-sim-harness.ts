@@ -45,6 +45,12 @@ export interface CommittedSettle {
   readonly changeAppliedAtMs: number;
 }
 
+/** Options of {@link GroupsCluster}. */
+export interface GroupsClusterOptions {
+  /** Snapshot every this many applied entries (default: the node's, rarely reached in a test). */
+  readonly snapshotEveryEntries?: number;
+}
+
 /** Three coordination-service members with the leader-side clocks attached, on virtual time. */
 export class GroupsCluster {
   readonly sim: RaftSimulation;
@@ -63,11 +69,17 @@ export class GroupsCluster {
   readonly #expiries = new Map<string, LeaseExpiry>();
   readonly #settlers = new Map<string, GroupSettler>();
 
-  constructor(seed: number) {
+  constructor(seed: number, options: GroupsClusterOptions = {}) {
+    const { snapshotEveryEntries } = options;
     this.sim = new RaftSimulation({
       seed,
       faults: { minDelayMs: 1, maxDelayMs: 5 },
-      nodeOptions: { tickIntervalMs: SIM_TICK_MS, electionTicks: SIM_ELECTION_TICKS },
+      nodeOptions: {
+        tickIntervalMs: SIM_TICK_MS,
+        electionTicks: SIM_ELECTION_TICKS,
+        // Frequent snapshots with a short log behind them: restarted members catch up by snapshot.
+        ...(snapshotEveryEntries === undefined ? {} : { snapshotEveryEntries, keepEntriesAfterSnapshot: 2 }),
+      },
       machine: (id) => {
         const state = new CoordinationState();
         this.#states.set(id, state);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Random } from '../core/random.ts';
 import { joinGroup, type GroupMember, type IndexTotal } from '../membership/member.ts';
 import { seedsFromEnv } from '../testing/seeds.ts';
-import { GroupsCluster, SimCoordinator } from './groups-sim-harness.ts';
+import { GroupsCluster, SimCoordinator, type GroupsClusterOptions } from './groups-sim-harness.ts';
 import { GroupWatch } from './groups-sim-invariants.ts';
 
 export const GROUP = 'workers';
@@ -39,9 +39,13 @@ export interface World {
  * Run `scenario` for `count` seeds (`SKEIN_SIM_SEEDS` overrides it, `SKEIN_SEED` replays one); a
  * failure names its seed and how to replay it.
  */
-export async function forEachSeed(scenario: (world: World) => Promise<void>, count = 12): Promise<void> {
+export async function forEachSeed(
+  scenario: (world: World) => Promise<void>,
+  count = 12,
+  clusterOptions: (seed: number) => GroupsClusterOptions = () => ({}),
+): Promise<void> {
   for (const seed of seedsFromEnv(Number(process.env['SKEIN_SIM_SEEDS'] ?? count))) {
-    const cluster = new GroupsCluster(seed);
+    const cluster = new GroupsCluster(seed, clusterOptions(seed));
     const world: World = {
       cluster,
       random: cluster.sim.random.fork(),
