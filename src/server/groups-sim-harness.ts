@@ -312,17 +312,29 @@ export class SimCoordinator implements GroupCoordinator {
           }, false);
           return;
         }
+        // A member that crashed meanwhile took the connection with it: the client sees it fail.
+        const crashed = (): boolean => this.#cluster.sim.node(target.node.id) !== target.node;
+        const unavailable = (): void => {
+          reject(new SkeinError('SKEIN_UNAVAILABLE', 'the connection to the member was lost; retry'));
+        };
         handle(target.node, target.state, target.leases).then(
           (value) => {
-            answer(() => {
-              resolve(value);
-            }, true);
+            if (crashed()) answer(unavailable, false);
+            else
+              answer(() => {
+                resolve(value);
+              }, true);
           },
           (error: unknown) => {
-            answer(() => {
-              const cause = unwrapError(error);
-              reject(cause instanceof Error ? cause : new Error(String(cause)));
-            }, false);
+            answer(
+              crashed()
+                ? unavailable
+                : () => {
+                    const cause = unwrapError(error);
+                    reject(cause instanceof Error ? cause : new Error(String(cause)));
+                  },
+              false,
+            );
           },
         );
       }, this.#delayMs());
