@@ -5,7 +5,7 @@
  *
  *   npm run bench:membership -- [--runs 5] [--members 1|3] [--processes 5]
  *       [--heartbeat-ms 500] [--ttl-s 2] [--settle-ms 1500]
- *       [--load-members 1000] [--load-processes 2] [--load-heartbeat-ms 1000] [--window-ms 15000]
+ *       [--load-members 1000] [--load-processes 2] [--load-heartbeat-ms 1000] [--window-ms 15000] [--load-runs 1]
  *       [--groups 100] [--skip-crash] [--skip-load] [--skip-groups]
  *
  * 1. crash→settled: `--processes` members settle; one is killed with -9; measured from the kill to
@@ -19,6 +19,7 @@
  *    round trips the members saw, and the load processes' own CPU.
  * 3. groups: the same members as `--groups` groups of equal size (100 × 10 by default): all settle,
  *    how long it took, and the same window figures.
+ * `--load-runs` repeats 2 and 3, each run on a fresh coordinator; the summary gives medians.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     'load-processes': { type: 'string', default: '2' },
     'load-heartbeat-ms': { type: 'string', default: '1000' },
     'window-ms': { type: 'string', default: '15000' },
+    'load-runs': { type: 'string', default: '1' },
     groups: { type: 'string', default: '100' },
     'skip-crash': { type: 'boolean', default: false },
     'skip-load': { type: 'boolean', default: false },
@@ -69,6 +71,7 @@ const loadMembers = int('load-members', 1);
 const loadProcesses = int('load-processes', 1);
 const loadHeartbeatMs = int('load-heartbeat-ms', 10);
 const windowMs = int('window-ms', 1000);
+const loadRuns = int('load-runs', 1);
 const groupCount = int('groups', 1);
 if (loadMembers % loadProcesses !== 0 || loadMembers % groupCount !== 0) {
   throw new Error('--load-members must divide evenly by --load-processes and by --groups');
@@ -376,9 +379,11 @@ async function main(): Promise<void> {
         `heartbeat ${String(loadHeartbeatMs)} ms (joinGroup sends one every ¾ of it: ` +
         `${((loadMembers * 4000) / (3 * loadHeartbeatMs)).toFixed(0)}/s), one coordinator process`,
     );
-    const r = await loadScenario(`1 group of ${String(loadMembers)}`, ['load']);
-    printLoad(r);
-    loads.push(r);
+    for (let run = 0; run < loadRuns; run++) {
+      const r = await loadScenario(`1 group of ${String(loadMembers)}`, ['load']);
+      printLoad(r);
+      loads.push(r);
+    }
   }
   if (!values['skip-groups']) {
     const size = loadMembers / groupCount;
@@ -387,9 +392,11 @@ async function main(): Promise<void> {
         `heartbeat ${String(loadHeartbeatMs)} ms, one coordinator process`,
     );
     const names = Array.from({ length: groupCount }, (_, i) => `g${String(i).padStart(3, '0')}`);
-    const r = await loadScenario(`${String(groupCount)} groups of ${String(size)}`, names);
-    printLoad(r);
-    loads.push(r);
+    for (let run = 0; run < loadRuns; run++) {
+      const r = await loadScenario(`${String(groupCount)} groups of ${String(size)}`, names);
+      printLoad(r);
+      loads.push(r);
+    }
   }
   console.log(`\n${loadLine()}\n\nSummary\n${summary(crash, loads)}`);
 }
@@ -402,7 +409,7 @@ function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): 
     rows.push([scenario, measure, value, target, typeof ok === 'boolean' ? verdict(ok) : (ok ?? '')]);
     scenario = '';
   };
-  const ms = (n: number): string => `${String(n)} ms`;
+  const ms = (n: number): string => `${String(Math.round(n))} ms`;
   if (crash !== undefined) {
     const [med, max] = [median(crash.crashToSettledMs), Math.max(...crash.crashToSettledMs)];
     const bound = `≤ ${ms(targetMs)} (bloc ≤ ${String(blocBoundMs)})`;
@@ -413,49 +420,65 @@ function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): 
     const joins = crash.joinToSettledMs;
     add(
       'join → all settled, median / max',
-      `${String(median(joins))} / ${ms(Math.max(...joins))}`,
+      `${String(Math.round(median(joins)))} / ${ms(Math.max(...joins))}`,
       `settle ${ms(settleMs)} + heartbeat`,
     );
   }
-  for (const r of loads) {
-    const worst = (pick: (s: StatsLine) => number | null): string =>
-      String(Math.max(...r.stats.map((s) => pick(s) ?? Number.NaN)));
-    const sum = (pick: (s: StatsLine) => number): number => r.stats.reduce((n, s) => n + pick(s), 0);
-    const writes = r.raftIndexAfter - r.raftIndexBefore;
-    const cpu = r.coordinatorCpuPct;
-    scenario = r.label;
+  for (const label of new Set(loads.map((r) => r.label))) {
+    const rs = loads.filter((r) => r.label === label);
+    const med = (pick: (r: LoadResult) => number): number => median(rs.map(pick));
+    const sum = (pick: (r: LoadResult) => number): number => rs.reduce((n, r) => n + pick(r), 0);
+    const worst = (r: LoadResult, pick: (s: StatsLine) => number | null): number =>
+      Math.max(...r.stats.map((s) => pick(s) ?? Number.NaN));
+    const each = (show: (r: LoadResult) => string): string => rs.map(show).join('; ');
+    const [cpu, maxCpu] = [med((r) => r.coordinatorCpuPct), Math.max(...rs.map((r) => r.coordinatorCpuPct))];
+    const writes = sum((r) => r.raftIndexAfter - r.raftIndexBefore);
+    const [renumbered, cutOffs] = [sum((r) => r.renumberedInWindow), sum((r) => r.cutOffsInWindow)];
+    const window = `${(rs[0]!.windowMs / 1000).toFixed(0)} s window${rs.length > 1 ? `, ${String(rs.length)} runs` : ''}`;
+    scenario = label;
     add(
-      `coordinator CPU, ${(r.windowMs / 1000).toFixed(0)} s window`,
-      `${cpu.toFixed(1)}% of a core`,
+      `coordinator CPU, ${window}`,
+      rs.length === 1
+        ? `${cpu.toFixed(1)}% of a core`
+        : `median ${cpu.toFixed(1)}%, max ${maxCpu.toFixed(1)}%`,
       `≤ ${String(CPU_TARGET_PCT)}%`,
-      cpu <= CPU_TARGET_PCT,
+      rs.length === 1
+        ? cpu <= CPU_TARGET_PCT
+        : `median ${verdict(cpu <= CPU_TARGET_PCT)}, max ${verdict(maxCpu <= CPU_TARGET_PCT)}`,
     );
-    add('coordinator CPU idle, before the joins', `${r.idleCpuPct.toFixed(1)}% of a core`);
+    add('coordinator CPU idle, before the joins', `${med((r) => r.idleCpuPct).toFixed(1)}% of a core`);
     add(
       'Raft log writes in the window',
-      `${String(writes)} (index ${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)})`,
+      `${String(writes)} (index ${each((r) => `${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)}`)})`,
       '0',
       writes === 0,
     );
-    add('heartbeat p50 / p99 (worst process)', `${worst((s) => s.p50Ms)} / ${worst((s) => s.p99Ms)} ms`);
+    add(
+      'heartbeat p50 / p99 (worst process)',
+      `${med((r) => worst(r, (s) => s.p50Ms)).toFixed(1)} / ${med((r) => worst(r, (s) => s.p99Ms)).toFixed(1)} ms`,
+    );
+    const rate = med((r) => r.stats.reduce((n, s) => n + s.heartbeats, 0) / (r.windowMs / 1000));
     add(
       'heartbeats/s, errors',
-      `${(sum((s) => s.heartbeats) / (r.windowMs / 1000)).toFixed(0)}/s, ${String(sum((s) => s.errors))}`,
+      `${rate.toFixed(0)}/s, ${String(sum((r) => r.stats.reduce((n, s) => n + s.errors, 0)))}`,
     );
-    add('load processes CPU', r.stats.map(cpuPct).join(' + '));
+    add(
+      'load processes CPU',
+      each((r) => r.stats.map(cpuPct).join(' + ')),
+    );
     add(
       'Raft entries before the window, settles seen',
-      `${String(r.raftIndexBefore)}, ${String(r.settles)}`,
+      each((r) => `${String(r.raftIndexBefore)}, ${String(r.settles)}`),
       '≈ 2 per member + settles',
     );
-    add('renumbered in the window', String(r.renumberedInWindow), '0', r.renumberedInWindow === 0);
+    add('renumbered in the window', String(renumbered), '0', renumbered === 0);
     add(
       'cut off for a moment in the window',
-      `${String(r.cutOffsInWindow)} times, ${String(r.membersCutOff)} members`,
+      `${String(cutOffs)} times, ${each((r) => String(r.membersCutOff))} members`,
     );
     add(
       'joined / settled after the last join',
-      `${String(r.joinMs)} / ${ms(r.settleAfterJoinsMs)}`,
+      `${String(Math.round(med((r) => r.joinMs)))} / ${ms(med((r) => r.settleAfterJoinsMs))}`,
       `settle ${ms(LOAD_SETTLE_MS)} + heartbeat`,
     );
   }
