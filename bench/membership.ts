@@ -474,7 +474,7 @@ function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): 
     add('renumbered in the window', String(renumbered), '0', renumbered === 0);
     add(
       'cut off for a moment in the window',
-      `${String(cutOffs)} times, ${each((r) => String(r.membersCutOff))} members`,
+      `${String(cutOffs)} times, by ${String(sum((r) => r.membersCutOff))} members`,
     );
     add(
       'joined / settled after the last join',
