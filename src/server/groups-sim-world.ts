@@ -57,7 +57,7 @@ export async function forEachSeed(
     try {
       await scenario(world);
       world.watch.assertOk();
-      assert.ok(world.watch.checks > 100, 'the invariants were hardly checked');
+      if (world.members.length > 0) assert.ok(world.watch.checks > 100, 'the invariants were hardly checked');
     } catch (error) {
       throw new Error(`seed ${seed} failed (replay: SKEIN_SEED=${seed}): ${(error as Error).message}`, {
         cause: error,
