@@ -50,6 +50,18 @@ function settledAt(processes: readonly MemberProcess[], total: number): Assignme
   return settled;
 }
 
+/** The group as one server holds it right now (a serializable read: answered even without a leader). */
+async function groupOn(url: string): Promise<{ state: string; generation: number }> {
+  const answer = await fetch(`${url}/v1/groups/get`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ group: GROUP, serializable: true }),
+    signal: AbortSignal.timeout(500),
+  });
+  if (!answer.ok) throw new Error(`HTTP ${String(answer.status)}`);
+  return (await answer.json()) as { state: string; generation: number };
+}
+
 const show = (lines: readonly AssignmentLine[]): string =>
   lines.map((l) => `${l.member}=${String(l.index)}/${String(l.total)}@${String(l.generation)}`).join(' ');
 
@@ -148,7 +160,18 @@ describe('a group of 5 member processes on a 3-member skein cluster', () => {
     assert.notEqual(newLeader, leader);
     // Long enough for anything the failover could cause to show: every session's TTL on the new
     // leader (a fresh one at takeover) and then a settle period, with a margin.
-    await sleep(Math.max(0, killedAt + TTL_S * 1000 + SETTLE_MS + 2500 - Date.now()));
+    // Meanwhile every surviving server's own copy of the group must stay SETTLED at `generation`.
+    const views = new Set<string>();
+    const observeUntil = killedAt + TTL_S * 1000 + SETTLE_MS + 2500;
+    while (Date.now() < observeUntil) {
+      for (let i = 0; i < cluster.clientUrls.length; i++) {
+        if (!cluster.alive(i)) continue;
+        const view = await groupOn(cluster.clientUrls[i]!).catch(() => null);
+        if (view !== null) views.add(`${view.state}@${String(view.generation)}`);
+      }
+      await sleep(100);
+    }
+    assert.deepEqual([...views], [`SETTLED@${String(generation)}`], 'the servers saw the group change');
     const seen = members.flatMap((m, i) => m.history.slice(historyAt[i]));
     for (const line of seen) {
       if (line.index === null) continue; // cut off from the coordinator for a moment: allowed
