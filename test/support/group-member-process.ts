@@ -113,8 +113,15 @@ export class MemberProcess extends EventEmitter<{ assignment: [AssignmentLine] }
       });
     });
     this.ready.catch(() => undefined); // a caller that never awaits it must not crash the parent
+    child.stdin?.on('error', () => undefined); // EPIPE once the process is gone: exit reports it
     createInterface({ input: child.stdout! }).on('line', (text) => {
-      const line = JSON.parse(text) as AssignmentLine | ReadyLine | StatsLine;
+      let line: AssignmentLine | ReadyLine | StatsLine;
+      try {
+        line = JSON.parse(text) as AssignmentLine | ReadyLine | StatsLine;
+      } catch {
+        this.#keepOutput(text); // not ours (a library's notice): keep it for failure messages
+        return;
+      }
       if (line.event === 'assignment') {
         this.history.push(line);
         if (this.history.length > MAX_HISTORY) this.history.shift();
@@ -127,9 +134,13 @@ export class MemberProcess extends EventEmitter<{ assignment: [AssignmentLine] }
       }
     });
     createInterface({ input: child.stderr! }).on('line', (text) => {
-      this.#stderr.push(text);
-      if (this.#stderr.length > 50) this.#stderr.shift();
+      this.#keepOutput(text);
     });
+  }
+
+  #keepOutput(text: string): void {
+    this.#stderr.push(text);
+    if (this.#stderr.length > 50) this.#stderr.shift();
   }
 
   /**
@@ -157,11 +168,14 @@ export class MemberProcess extends EventEmitter<{ assignment: [AssignmentLine] }
     this.child.stdin?.write('reset\n');
   }
 
-  /** The current window's heartbeat latencies and CPU. */
+  /** The current window's heartbeat latencies and CPU; rejects if the process exits first. */
   stats(): Promise<StatsLine> {
     const answer = new Promise<StatsLine>((resolve) => this.#pendingStats.push(resolve));
+    const exited = this.#exited.then(() => {
+      throw new Error(`member process exited:\n${this.stderrTail()}`);
+    });
     this.child.stdin?.write('stats\n');
-    return answer;
+    return Promise.race([answer, exited]);
   }
 
   /** Send `signal` (kill -9 by default) and wait until the process has exited. */
