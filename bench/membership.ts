@@ -401,96 +401,123 @@ async function main(): Promise<void> {
   console.log(`\n${loadLine()}\n\nSummary\n${summary(crash, loads)}`);
 }
 
-/** The summary table: one row per figure, the scenario named on its first row. */
+/** Rows of the summary table; `add` names the scenario on its first row only. */
+class Table {
+  readonly rows: string[][] = [['scenario', 'measure', 'value', 'target', 'verdict']];
+  scenario = '';
+
+  add(measure: string, value: string, target = '', ok?: boolean | string): void {
+    this.rows.push([
+      this.scenario,
+      measure,
+      value,
+      target,
+      typeof ok === 'boolean' ? verdict(ok) : (ok ?? ''),
+    ]);
+    this.scenario = '';
+  }
+
+  toString(): string {
+    const widths = this.rows[0]!.map((_, c) => Math.max(...this.rows.map((row) => row[c]!.length)));
+    return this.rows
+      .map((row) =>
+        row
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n');
+  }
+}
+
+const ms = (n: number): string => `${String(Math.round(n))} ms`;
+
+/** The summary table: one row per figure. */
 function summary(crash: CrashResult | undefined, loads: readonly LoadResult[]): string {
-  const rows: string[][] = [['scenario', 'measure', 'value', 'target', 'verdict']];
-  let scenario = '';
-  const add = (measure: string, value: string, target = '', ok?: boolean | string): void => {
-    rows.push([scenario, measure, value, target, typeof ok === 'boolean' ? verdict(ok) : (ok ?? '')]);
-    scenario = '';
-  };
-  const ms = (n: number): string => `${String(Math.round(n))} ms`;
-  if (crash !== undefined) {
-    const [med, max] = [median(crash.crashToSettledMs), Math.max(...crash.crashToSettledMs)];
-    const bound = `≤ ${ms(targetMs)} (bloc ≤ ${String(blocBoundMs)})`;
-    const both = (n: number): string => `${verdict(n <= targetMs)} (bloc ${verdict(n <= blocBoundMs)})`;
-    scenario = `crash→settled, ${String(runs)} runs, ${String(coordinatorMembers)} coord.`;
-    add('kill -9 → all settled, median', ms(med), bound, both(med));
-    add('kill -9 → all settled, max', ms(max), bound, both(max));
-    const joins = crash.joinToSettledMs;
-    add(
-      'join → all settled, median / max',
-      `${String(Math.round(median(joins)))} / ${ms(Math.max(...joins))}`,
-      `settle ${ms(settleMs)} + heartbeat`,
-    );
-  }
+  const table = new Table();
+  if (crash !== undefined) crashRows(table, crash);
   for (const label of new Set(loads.map((r) => r.label))) {
-    const rs = loads.filter((r) => r.label === label);
-    const med = (pick: (r: LoadResult) => number): number => median(rs.map(pick));
-    const sum = (pick: (r: LoadResult) => number): number => rs.reduce((n, r) => n + pick(r), 0);
-    const worst = (r: LoadResult, pick: (s: StatsLine) => number | null): number =>
-      Math.max(...r.stats.map((s) => pick(s) ?? Number.NaN));
-    const each = (show: (r: LoadResult) => string): string => rs.map(show).join('; ');
-    const [cpu, maxCpu] = [med((r) => r.coordinatorCpuPct), Math.max(...rs.map((r) => r.coordinatorCpuPct))];
-    const writes = sum((r) => r.raftIndexAfter - r.raftIndexBefore);
-    const [renumbered, cutOffs] = [sum((r) => r.renumberedInWindow), sum((r) => r.cutOffsInWindow)];
-    const window = `${(rs[0]!.windowMs / 1000).toFixed(0)} s window${rs.length > 1 ? `, ${String(rs.length)} runs` : ''}`;
-    scenario = label;
-    add(
-      `coordinator CPU, ${window}`,
-      rs.length === 1
-        ? `${cpu.toFixed(1)}% of a core`
-        : `median ${cpu.toFixed(1)}%, max ${maxCpu.toFixed(1)}%`,
-      `≤ ${String(CPU_TARGET_PCT)}%`,
-      rs.length === 1
-        ? cpu <= CPU_TARGET_PCT
-        : `median ${verdict(cpu <= CPU_TARGET_PCT)}, max ${verdict(maxCpu <= CPU_TARGET_PCT)}`,
-    );
-    add('coordinator CPU idle, before the joins', `${med((r) => r.idleCpuPct).toFixed(1)}% of a core`);
-    add(
-      'Raft log writes in the window',
-      `${String(writes)} (index ${each((r) => `${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)}`)})`,
-      '0',
-      writes === 0,
-    );
-    add(
-      'heartbeat p50 / p99 (worst process)',
-      `${med((r) => worst(r, (s) => s.p50Ms)).toFixed(1)} / ${med((r) => worst(r, (s) => s.p99Ms)).toFixed(1)} ms`,
-    );
-    const rate = med((r) => r.stats.reduce((n, s) => n + s.heartbeats, 0) / (r.windowMs / 1000));
-    add(
-      'heartbeats/s, errors',
-      `${rate.toFixed(0)}/s, ${String(sum((r) => r.stats.reduce((n, s) => n + s.errors, 0)))}`,
-    );
-    add(
-      'load processes CPU',
-      each((r) => r.stats.map(cpuPct).join(' + ')),
-    );
-    add(
-      'Raft entries before the window, settles seen',
-      each((r) => `${String(r.raftIndexBefore)}, ${String(r.settles)}`),
-      '≈ 2 per member + settles',
-    );
-    add('renumbered in the window', String(renumbered), '0', renumbered === 0);
-    add(
-      'cut off for a moment in the window',
-      `${String(cutOffs)} times, by ${String(sum((r) => r.membersCutOff))} members`,
-    );
-    add(
-      'joined / settled after the last join',
-      `${String(Math.round(med((r) => r.joinMs)))} / ${ms(med((r) => r.settleAfterJoinsMs))}`,
-      `settle ${ms(LOAD_SETTLE_MS)} + heartbeat`,
+    loadRows(
+      table,
+      label,
+      loads.filter((r) => r.label === label),
     );
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  return rows
-    .map((row) =>
-      row
-        .map((cell, c) => cell.padEnd(widths[c]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return table.toString();
+}
+
+function crashRows(table: Table, crash: CrashResult): void {
+  const add = table.add.bind(table);
+  const [med, max] = [median(crash.crashToSettledMs), Math.max(...crash.crashToSettledMs)];
+  const bound = `≤ ${ms(targetMs)} (bloc ≤ ${String(blocBoundMs)})`;
+  const both = (n: number): string => `${verdict(n <= targetMs)} (bloc ${verdict(n <= blocBoundMs)})`;
+  table.scenario = `crash→settled, ${String(runs)} runs, ${String(coordinatorMembers)} coord.`;
+  add('kill -9 → all settled, median', ms(med), bound, both(med));
+  add('kill -9 → all settled, max', ms(max), bound, both(max));
+  const joins = crash.joinToSettledMs;
+  add(
+    'join → all settled, median / max',
+    `${String(Math.round(median(joins)))} / ${ms(Math.max(...joins))}`,
+    `settle ${ms(settleMs)} + heartbeat`,
+  );
+}
+
+/** The figures of one load scenario over its runs: medians, sums (must-be-zero counts), each run. */
+function loadRows(table: Table, label: string, rs: readonly LoadResult[]): void {
+  const add = table.add.bind(table);
+  const med = (pick: (r: LoadResult) => number): number => median(rs.map(pick));
+  const sum = (pick: (r: LoadResult) => number): number => rs.reduce((n, r) => n + pick(r), 0);
+  const worst = (r: LoadResult, pick: (s: StatsLine) => number | null): number =>
+    Math.max(...r.stats.map((s) => pick(s) ?? Number.NaN));
+  const each = (show: (r: LoadResult) => string): string => rs.map(show).join('; ');
+  const [cpu, maxCpu] = [med((r) => r.coordinatorCpuPct), Math.max(...rs.map((r) => r.coordinatorCpuPct))];
+  const writes = sum((r) => r.raftIndexAfter - r.raftIndexBefore);
+  const [renumbered, cutOffs] = [sum((r) => r.renumberedInWindow), sum((r) => r.cutOffsInWindow)];
+  const window = `${(rs[0]!.windowMs / 1000).toFixed(0)} s window${rs.length > 1 ? `, ${String(rs.length)} runs` : ''}`;
+  table.scenario = label;
+  add(
+    `coordinator CPU, ${window}`,
+    rs.length === 1 ? `${cpu.toFixed(1)}% of a core` : `median ${cpu.toFixed(1)}%, max ${maxCpu.toFixed(1)}%`,
+    `≤ ${String(CPU_TARGET_PCT)}%`,
+    rs.length === 1
+      ? cpu <= CPU_TARGET_PCT
+      : `median ${verdict(cpu <= CPU_TARGET_PCT)}, max ${verdict(maxCpu <= CPU_TARGET_PCT)}`,
+  );
+  add('coordinator CPU idle, before the joins', `${med((r) => r.idleCpuPct).toFixed(1)}% of a core`);
+  add(
+    'Raft log writes in the window',
+    `${String(writes)} (index ${each((r) => `${String(r.raftIndexBefore)} → ${String(r.raftIndexAfter)}`)})`,
+    '0',
+    writes === 0,
+  );
+  add(
+    'heartbeat p50 / p99 (worst process)',
+    `${med((r) => worst(r, (s) => s.p50Ms)).toFixed(1)} / ${med((r) => worst(r, (s) => s.p99Ms)).toFixed(1)} ms`,
+  );
+  const rate = med((r) => r.stats.reduce((n, s) => n + s.heartbeats, 0) / (r.windowMs / 1000));
+  add(
+    'heartbeats/s, errors',
+    `${rate.toFixed(0)}/s, ${String(sum((r) => r.stats.reduce((n, s) => n + s.errors, 0)))}`,
+  );
+  add(
+    'load processes CPU',
+    each((r) => r.stats.map(cpuPct).join(' + ')),
+  );
+  add(
+    'Raft entries before the window, settles seen',
+    each((r) => `${String(r.raftIndexBefore)}, ${String(r.settles)}`),
+    '≈ 2 per member + settles',
+  );
+  add('renumbered in the window', String(renumbered), '0', renumbered === 0);
+  add(
+    'cut off for a moment in the window',
+    `${String(cutOffs)} times, by ${String(sum((r) => r.membersCutOff))} members`,
+  );
+  add(
+    'joined / settled after the last join',
+    `${String(Math.round(med((r) => r.joinMs)))} / ${ms(med((r) => r.settleAfterJoinsMs))}`,
+    `settle ${ms(LOAD_SETTLE_MS)} + heartbeat`,
+  );
 }
 
 await main();
