@@ -494,7 +494,8 @@ function loadRows(table: Table, label: string, rs: readonly LoadResult[]): void 
     'heartbeat p50 / p99 (worst process)',
     `${med((r) => worst(r, (s) => s.p50Ms)).toFixed(1)} / ${med((r) => worst(r, (s) => s.p99Ms)).toFixed(1)} ms`,
   );
-  const rate = med((r) => r.stats.reduce((n, s) => n + s.heartbeats, 0) / (r.windowMs / 1000));
+  // Each process's own window (reset → stats): slightly longer than the bench's CPU window.
+  const rate = med((r) => r.stats.reduce((n, s) => n + s.heartbeats / (s.wallMs / 1000), 0));
   add(
     'heartbeats/s, errors',
     `${rate.toFixed(0)}/s, ${String(sum((r) => r.stats.reduce((n, s) => n + s.errors, 0)))}`,
