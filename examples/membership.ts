@@ -42,7 +42,7 @@ const server = await startServer(config, { logger: silentLogger });
 const client = await connect({ endpoints: [server.clientUrl] });
 
 // --- 2. Three workers join. The group settles 300 ms after the last join -------------------------
-const options = { heartbeatIntervalMs: 500, settleMs: 300 };
+const options = { heartbeatIntervalMs: 250, settleMs: 300 };
 const workers: GroupMember[] = [];
 for (const name of ['alpha', 'beta', 'gamma']) {
   const worker = await joinGroup(client, 'workers', { ...options, memberId: name });

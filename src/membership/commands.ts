@@ -37,6 +37,12 @@ export interface JoinCommand {
    * the join that creates the group (default {@link DEFAULT_SETTLE_MS}).
    */
   readonly settleMs?: number;
+  /**
+   * The joining member's heartbeat interval, if it wants the join refused when the group settles
+   * sooner: such a member could still act on its old index when the others have settled without
+   * it. Checked, not stored.
+   */
+  readonly heartbeatIntervalMs?: number;
 }
 
 /** Settle period of a group whose creator named none. */
@@ -119,6 +125,9 @@ export function commandProblem(command: unknown, maxNameLength: number): string 
         return 'strategy must be sticky or join-order';
       if (settleMs !== undefined && !(isSeq(settleMs) && settleMs <= MAX_SETTLE_MS))
         return `settleMs must be an integer number of ms in 0..${MAX_SETTLE_MS}`;
+      const interval = command['heartbeatIntervalMs'];
+      if (interval !== undefined && !(isSeq(interval) && interval <= MAX_SETTLE_MS))
+        return `heartbeatIntervalMs must be an integer number of ms in 0..${MAX_SETTLE_MS}`;
       return null;
     }
     case 'leave':

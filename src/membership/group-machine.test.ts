@@ -137,6 +137,19 @@ describe('GroupMachine', () => {
     assert.equal(!bad.ok && bad.code, 'SKEIN_MEMBERSHIP_INVALID_COMMAND');
   });
 
+  it('refuses, without any change, a member that heartbeats less often than the group settles', () => {
+    const m = new GroupMachine();
+    m.apply({ ...join('g', 'a', 1, 1), settleMs: 1_000 });
+    const before = snapshotGroups(m);
+    const r = m.apply({ ...join('g', 'b', 2, 2), heartbeatIntervalMs: 1_001 });
+    assert.equal(!r.ok && r.code, 'SKEIN_MEMBERSHIP_SETTLE_MISMATCH');
+    assert.deepEqual(snapshotGroups(m), before);
+    assert.ok(m.apply({ ...join('g', 'b', 2, 2), heartbeatIntervalMs: 1_000 }).ok);
+    const fresh = m.apply({ ...join('h', 'a', 1, 3), heartbeatIntervalMs: 6_000 }); // default 5 s
+    assert.equal(!fresh.ok && fresh.code, 'SKEIN_MEMBERSHIP_SETTLE_MISMATCH');
+    assert.equal(m.group('h'), null, 'no group created');
+  });
+
   it('a join without joinSeq is ordered by the change it makes', () => {
     const m = new GroupMachine();
     m.apply({ type: 'join', group: 'g', member: 'b', session: 1 });

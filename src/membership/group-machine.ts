@@ -98,6 +98,8 @@ export interface MemberPlace {
   readonly index: number | null;
   readonly total: number | null;
   readonly generation: number;
+  /** The group's settle period: members must heartbeat more often than this (see docs/membership.md). */
+  readonly settleMs: number;
 }
 
 /** The counters and groups that make up the machine's state (what a snapshot holds). */
@@ -206,6 +208,7 @@ export class GroupMachine {
       index: settled ? (group.assignment?.get(memberId) ?? null) : null,
       total: settled ? group.members.size : null,
       generation: group.generation,
+      settleMs: group.settleMs,
     };
   }
 
@@ -244,6 +247,14 @@ export class GroupMachine {
       return fail(
         MembershipErrorCode.SettleMismatch,
         `group ${command.group} settles after ${group.settleMs} ms, not ${command.settleMs}; join without settleMs or use another group`,
+      );
+    }
+    const settleMs = group?.settleMs ?? command.settleMs ?? DEFAULT_SETTLE_MS;
+    if (command.heartbeatIntervalMs !== undefined && command.heartbeatIntervalMs > settleMs) {
+      return fail(
+        MembershipErrorCode.SettleMismatch,
+        `group ${command.group} settles after ${settleMs} ms, sooner than ${command.member}'s heartbeat interval ` +
+          `(${command.heartbeatIntervalMs} ms): heartbeat at least as often as the group settles`,
       );
     }
     const existing = group?.members.get(command.member);

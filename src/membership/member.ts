@@ -107,6 +107,13 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
       );
     }
     const { settleMs, strategy, weight, metadata } = options;
+    if (settleMs !== undefined && settleMs < this.#heartbeatIntervalMs) {
+      throw new SkeinError(
+        CoreErrorCode.InvalidConfig,
+        `settleMs (${settleMs}) must be at least heartbeatIntervalMs (${this.#heartbeatIntervalMs}): a member ` +
+          'may act on its old index for one heartbeat interval after a change',
+      );
+    }
     this.#joinOptions = definedOnly({ settleMs, strategy, weight, metadata });
   }
 
@@ -160,12 +167,21 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
     const sentAt = this.#clock.now();
     const lease = await this.#client.grantLease(this.#sessionTtlSeconds);
     this.#session = lease.id;
-    const status = await this.#client.joinGroupMember({
-      group: this.group,
-      member: this.id,
-      session: lease.id,
-      ...this.#joinOptions,
-    });
+    const status = await this.#client
+      .joinGroupMember({
+        group: this.group,
+        member: this.id,
+        session: lease.id,
+        // The coordinator refuses the join if the group settles sooner than we heartbeat: we could
+        // keep acting on an old index after the others settled without us.
+        heartbeatIntervalMs: Math.ceil(this.#heartbeatIntervalMs),
+        ...this.#joinOptions,
+      })
+      .catch(async (error: unknown) => {
+        await this.#client.revokeLease(lease.id).catch(() => undefined);
+        this.#session = 0;
+        throw error;
+      });
     if (!this.#left) this.#setStatus(status, sentAt);
   }
 

@@ -14,6 +14,8 @@ export interface GroupJoinRequest {
   readonly strategy?: AssignmentStrategy;
   /** Fixed by the join that creates the group; default 5000. */
   readonly settleMs?: number;
+  /** Refuse the join (409 SKEIN_MEMBERSHIP_SETTLE_MISMATCH) if the group settles sooner than this. */
+  readonly heartbeatIntervalMs?: number;
 }
 
 /** What a member learns from a join or heartbeat: its own place in the group right now. */
@@ -28,6 +30,8 @@ export interface MemberStatus {
   readonly generation: number;
   /** The session's TTL: heartbeat well within it. */
   readonly ttlSeconds: number;
+  /** The group's settle period; a member's heartbeat interval must not exceed it. */
+  readonly settleMs: number;
 }
 
 /** A group as a list shows it. */

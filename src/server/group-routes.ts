@@ -1,14 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { SkeinError } from '../core/errors.ts';
-import { kvError, KvErrorCode } from '../kv/errors.ts';
-import {
-  MembershipErrorCode,
-  type GroupSummary,
-  type MemberPlace,
-  type MemberStatus,
-} from '../membership/index.ts';
+import { MembershipErrorCode, type GroupJoinRequest, type GroupSummary } from '../membership/index.ts';
 import type { ServerContext } from './context.ts';
-import type { JoinApplied } from './coordination-state.ts';
+import { heartbeatOnLeader, joinThroughLog } from './group-ops.ts';
 import {
   GroupHeartbeatBody,
   GroupJoinBody,
@@ -26,12 +20,9 @@ import { FORWARDED_HEADER } from './lease-routes.ts';
 export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const { node, state, leases } = ctx;
 
-  app.post('/v1/groups/join', { schema: { body: GroupJoinBody } }, async (request) => {
-    const join = request.body as { group: string; member: string; session: number };
-    const { place } = (await node.enqueue('group-join', join)) as JoinApplied;
-    const lease = state.kv.lease(join.session);
-    return memberStatus(place, join, lease?.grantedTtlSeconds ?? 0);
-  });
+  app.post('/v1/groups/join', { schema: { body: GroupJoinBody } }, async (request) =>
+    joinThroughLog(node, state, request.body as GroupJoinRequest),
+  );
 
   app.post('/v1/groups/leave', { schema: { body: GroupMemberBody } }, async (request) => {
     await node.enqueue('group-leave', request.body);
@@ -39,22 +30,13 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
   });
 
   app.post('/v1/groups/heartbeat', { schema: { body: GroupHeartbeatBody } }, async (request) => {
-    const { group, member, session } = request.body as { group: string; member: string; session: number };
-    let renewed = leases.renew(session);
-    if (renewed === undefined) {
-      await node.read(() => undefined); // a fresh grant may be committed but not yet applied here
-      renewed = leases.renew(session);
+    const body = request.body as { group: string; member: string; session: number };
+    const status = await heartbeatOnLeader(node, state, leases, body);
+    if (status !== null) return status;
+    if (request.headers[FORWARDED_HEADER] !== undefined) {
+      throw new SkeinError('SKEIN_NOT_LEADER', 'this member is no longer the leader; retry');
     }
-    if (renewed === null) {
-      if (request.headers[FORWARDED_HEADER] !== undefined) {
-        throw new SkeinError('SKEIN_NOT_LEADER', 'this member is no longer the leader; retry');
-      }
-      return await ctx.forwardToLeader('/v1/groups/heartbeat', request.body);
-    }
-    if (renewed === undefined) {
-      throw kvError(KvErrorCode.LeaseNotFound, `session ${session} expired or was revoked; join again`);
-    }
-    return memberStatus(state.groups.placeOf(group, member), { group, member, session }, renewed.ttlSeconds);
+    return await ctx.forwardToLeader('/v1/groups/heartbeat', body);
   });
 
   app.post('/v1/groups/get', { schema: { body: GroupReadBody } }, async (request) => {
@@ -83,20 +65,4 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
       });
     return { groups: serializable === true ? list() : await node.read(list) };
   });
-}
-
-function memberStatus(
-  place: MemberPlace | null,
-  who: { group: string; member: string; session: number },
-  ttlSeconds: number,
-): MemberStatus {
-  const { group, member, session } = who;
-  if (place?.session !== session) {
-    throw new SkeinError(
-      MembershipErrorCode.NotMember,
-      `${member} is not in group ${group} under session ${session}; join again`,
-    );
-  }
-  const { state: groupState, index, total, generation } = place;
-  return { group, member, state: groupState, index, total, generation, ttlSeconds };
 }

@@ -38,7 +38,7 @@ describe('groups API (one member, real sockets)', () => {
 
   test('members settle at 1..n; a leave re-settles the rest (sticky keeps survivors ≤ total)', async () => {
     const join = (id: string): Promise<GroupMember> =>
-      joinGroup(client, 'workers', { memberId: id, settleMs: 300, heartbeatIntervalMs: 400 });
+      joinGroup(client, 'workers', { memberId: id, settleMs: 300, heartbeatIntervalMs: 250 });
     const [a, b, c] = await Promise.all([join('a'), join('b'), join('c')]);
     members.push(a, b, c);
     assert.equal(a.indexTotal(), null, 'nobody has an index while SETTLING');
@@ -73,6 +73,20 @@ describe('groups API (one member, real sockets)', () => {
       list.map((g) => [g.name, g.state, g.size, g.settleMs]),
       [['workers', 'SETTLED', 2, 300]],
     );
+  });
+
+  test('a member that would heartbeat less often than the group settles is refused, and leaves nothing behind', async () => {
+    const leasesBefore = (await client.listLeases()).length;
+    await assert.rejects(
+      joinGroup(client, 'workers', { heartbeatIntervalMs: 1_000 }), // the group settles after 300 ms
+      (error: { code?: string; message?: string }) =>
+        error.code === 'SKEIN_MEMBERSHIP_SETTLE_MISMATCH' && /settles after 300 ms/.test(error.message ?? ''),
+    );
+    await assert.rejects(joinGroup(client, 'other', { heartbeatIntervalMs: 1_000, settleMs: 500 }), {
+      code: 'SKEIN_INVALID_CONFIG',
+    });
+    assert.equal((await client.listLeases()).length, leasesBefore, 'its session was revoked');
+    assert.equal((await client.getGroup('workers'))?.members.length, 2);
   });
 
   test('heartbeats keep a quiet settled group as it is and write nothing to the log', async () => {

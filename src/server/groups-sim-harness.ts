@@ -9,21 +9,15 @@
 import { SkeinError } from '../core/errors.ts';
 import { silentLogger } from '../core/log.ts';
 import type { Random } from '../core/random.ts';
-import { kvError, KvErrorCode } from '../kv/errors.ts';
 import type { LeaseGrantResponse } from '../kv/types.ts';
 import type { GroupCoordinator } from '../membership/member.ts';
-import {
-  MembershipErrorCode,
-  type GroupChange,
-  type GroupJoinRequest,
-  type MemberPlace,
-  type MemberStatus,
-} from '../membership/index.ts';
+import { type GroupChange, type GroupJoinRequest, type MemberStatus } from '../membership/index.ts';
 import type { RaftNode } from '../raft/node.ts';
 import { RaftSimulation } from '../testing/raft-sim.ts';
 import { CoordinationState } from './coordination-state.ts';
 import { GroupSettler } from './group-settler.ts';
 import { unwrapError } from './http-errors.ts';
+import { heartbeatOnLeader, joinThroughLog } from './group-ops.ts';
 import { LeaseExpiry } from './lease-expiry.ts';
 
 export const SIM_TICK_MS = 10;
@@ -237,40 +231,21 @@ export class SimCoordinator implements GroupCoordinator {
     return this.#call((node) => node.enqueue('lease-revoke', { id }));
   }
 
-  /** POST /v1/groups/join: the join through the log, then the member's place in the leader's state. */
+  /** POST /v1/groups/join: the route's own code, on the leader. */
   joinGroupMember(request: GroupJoinRequest): Promise<MemberStatus> {
-    return this.#call(async (node, state) => {
-      const applied = (await node.enqueue('group-join', request)) as { place?: MemberPlace | null };
-      // The place as of the join's own apply when the state machine reports it (a racing join of
-      // the same id may have replaced the member since); otherwise the leader's state now.
-      const place =
-        applied.place !== undefined ? applied.place : state.groups.placeOf(request.group, request.member);
-      const ttlSeconds = state.kv.lease(request.session)?.grantedTtlSeconds ?? 0;
-      return memberStatus(place, request, ttlSeconds);
-    });
+    return this.#call((node, state) => joinThroughLog(node, state, request));
   }
 
-  /** POST /v1/groups/heartbeat: a keepalive on the leader, answered from the leader's state. */
+  /** POST /v1/groups/heartbeat: the route's own code; a follower answers SKEIN_NOT_LEADER. */
   groupHeartbeat(
     request: { group: string; member: string; session: number },
     timeoutMs?: number,
   ): Promise<MemberStatus> {
     return this.#call(async (node, state, leases) => {
-      let renewed = leases.renew(request.session);
-      if (renewed === undefined) {
-        await node.read(() => undefined); // a fresh grant may be committed but not yet applied here
-        renewed = leases.renew(request.session);
-      }
-      if (renewed === null)
+      const status = await heartbeatOnLeader(node, state, leases, request);
+      if (status === null)
         throw new SkeinError('SKEIN_NOT_LEADER', 'this member is no longer the leader; retry');
-      if (renewed === undefined) {
-        throw kvError(
-          KvErrorCode.LeaseNotFound,
-          `session ${request.session} expired or was revoked; join again`,
-        );
-      }
-      const place = state.groups.placeOf(request.group, request.member);
-      return memberStatus(place, request, renewed.ttlSeconds);
+      return status;
     }, timeoutMs);
   }
 
@@ -362,20 +337,4 @@ export class SimCoordinator implements GroupCoordinator {
   #delayMs(): number {
     return this.#minDelayMs + this.#random.next() * (this.#maxDelayMs - this.#minDelayMs);
   }
-}
-
-/** What group-routes.ts answers: the member's place, if it is in the group under this session. */
-function memberStatus(
-  place: MemberPlace | null,
-  { group, member, session }: { group: string; member: string; session: number },
-  ttlSeconds: number,
-): MemberStatus {
-  if (place?.session !== session) {
-    throw new SkeinError(
-      MembershipErrorCode.NotMember,
-      `${member} is not in group ${group} under session ${session}; join again`,
-    );
-  }
-  const { state: groupState, index, total, generation } = place;
-  return { group, member, state: groupState, index, total, generation, ttlSeconds };
 }

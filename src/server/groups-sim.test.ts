@@ -221,45 +221,35 @@ test('a member restarted under its old id is one change: the group re-settles on
 });
 
 /**
- * A new leader answers heartbeats before it has applied what its predecessor committed. The route
- * waits for that (a read barrier) only when the lease is unknown, so a member whose join committed
- * just before the failover is told SKEIN_MEMBERSHIP_NOT_MEMBER — false, the join is in the log —
- * and GroupMember re-joins under a new session: a needless change, so the group settles again
- * later and under a new generation.
+ * A new leader answers heartbeats before it has applied what its predecessor committed. Answering
+ * from that state would tell a member whose join committed just before the failover
+ * SKEIN_MEMBERSHIP_NOT_MEMBER — false, the join is in the log — and GroupMember would re-join under
+ * a new session: a needless change, settled later and under a new generation. The heartbeat
+ * therefore catches up (a read barrier) before it says "not a member" (found by this test, seed 4).
  */
-test(
-  'a heartbeat that reaches a new leader at once still finds the join its predecessor committed',
-  {
-    skip: 'known bug (SKEIN_SEED=4 reproduces): /v1/groups/heartbeat answers NOT_MEMBER before a new leader has applied its log; unskip once it waits for applies as it does for an unknown lease',
-  },
-  async () => {
-    await forEachSeed(async (world) => {
-      const { cluster } = world;
-      const leader = await cluster.waitForLeader();
-      const link = new SimCoordinator(cluster, world.random.fork(), { minDelayMs: 0.1, maxDelayMs: 1 });
-      const { id } = await cluster.sim.settle(link.grantLease(TTL_SECONDS));
-      await cluster.sim.runFor(200); // the grant is applied everywhere
-      const request = { group: GROUP, member: 'x', session: id };
-      void link.joinGroupMember({ ...request, settleMs: SETTLE_MS }).catch(() => undefined);
-      const applied = await cluster.sim.runUntil(
-        () => cluster.state(leader.id).groups.placeOf(GROUP, 'x') !== null,
-        1_000,
-      );
-      assert.ok(applied, 'the join did not apply');
-      cluster.crash(leader.id); // the leader applied the join: it is committed, in a majority's log
-      await cluster.waitForLeader();
-      const answer = await cluster.sim.settle(link.groupHeartbeat(request, HEARTBEAT_MS)).then(
-        (status) => status.state,
-        (error: unknown) => (error instanceof SkeinError ? error.code : String(error)),
-      );
-      await cluster.sim.runFor(100);
-      const place = cluster.state(cluster.leader()!.id).groups.placeOf(GROUP, 'x');
-      assert.equal(place?.session, id, 'the committed join was lost');
-      assert.equal(
-        answer,
-        GroupState.Settling,
-        `the new leader answered ${answer} for a member its log holds`,
-      );
-    }, 20);
-  },
-);
+test('a heartbeat that reaches a new leader at once still finds the join its predecessor committed', async () => {
+  await forEachSeed(async (world) => {
+    const { cluster } = world;
+    const leader = await cluster.waitForLeader();
+    const link = new SimCoordinator(cluster, world.random.fork(), { minDelayMs: 0.1, maxDelayMs: 1 });
+    const { id } = await cluster.sim.settle(link.grantLease(TTL_SECONDS));
+    await cluster.sim.runFor(200); // the grant is applied everywhere
+    const request = { group: GROUP, member: 'x', session: id };
+    void link.joinGroupMember({ ...request, settleMs: SETTLE_MS }).catch(() => undefined);
+    const applied = await cluster.sim.runUntil(
+      () => cluster.state(leader.id).groups.placeOf(GROUP, 'x') !== null,
+      1_000,
+    );
+    assert.ok(applied, 'the join did not apply');
+    cluster.crash(leader.id); // the leader applied the join: it is committed, in a majority's log
+    await cluster.waitForLeader();
+    const answer = await cluster.sim.settle(link.groupHeartbeat(request, HEARTBEAT_MS)).then(
+      (status) => status.state,
+      (error: unknown) => (error instanceof SkeinError ? error.code : String(error)),
+    );
+    await cluster.sim.runFor(100);
+    const place = cluster.state(cluster.leader()!.id).groups.placeOf(GROUP, 'x');
+    assert.equal(place?.session, id, 'the committed join was lost');
+    assert.equal(answer, GroupState.Settling, `the new leader answered ${answer} for a member its log holds`);
+  }, 20);
+});

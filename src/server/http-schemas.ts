@@ -135,6 +135,7 @@ export const GroupJoinBody = Type.Object(
     weight: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     strategy: Type.Optional(Type.Union([Type.Literal('sticky'), Type.Literal('join-order')])),
     settleMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
+    heartbeatIntervalMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3_600_000 })),
   },
   strict,
 );
