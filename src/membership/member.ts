@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
 import type { AssignmentStrategy } from './assignment.ts';
-import type { MemberMetadata } from './commands.ts';
+import { GroupState, type MemberMetadata } from './commands.ts';
 import { owns } from './hash.ts';
 import type { GroupJoinRequest, MemberStatus } from './wire.ts';
 
@@ -81,6 +81,9 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
   #heardAtMs = Number.NEGATIVE_INFINITY;
   #published: IndexTotal | null = null;
   #timer: TimerHandle | null = null;
+  #timerAtMs = Number.POSITIVE_INFINITY;
+  /** While SETTLING: the earliest time the settle can be applied (on our clock), else null. */
+  #settleDueFromMs: number | null = null;
   #inFlight = false;
   #left = false;
 
@@ -187,8 +190,26 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
 
   #schedule(): void {
     if (this.#left) return;
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    const delayMs = this.#nextDelayMs();
+    this.#timerAtMs = this.#clock.now() + delayMs;
+    this.#timer = this.#clock.setTimeout(this.#tick, delayMs);
+  }
+
+  /**
+   * Heartbeats go out every ¾ of the interval; but while the group is SETTLING and its settle may
+   * be due, every ⅛ of it, so that a new assignment is seen within ⅛ interval of being applied
+   * rather than ¾ (a crash-to-settled time close to TTL + settle period). Only the members of a
+   * settling group, and only around the moment it can settle, poll faster.
+   */
+  #nextDelayMs(): number {
     const cadenceMs = Math.max(5, Math.floor((this.#heartbeatIntervalMs * 3) / 4));
-    this.#timer = this.#clock.setTimeout(this.#tick, cadenceMs);
+    const fastMs = Math.max(5, Math.floor(this.#heartbeatIntervalMs / 8));
+    const dueFrom = this.#settleDueFromMs;
+    if (this.#status?.state !== GroupState.Settling || dueFrom === null) return cadenceMs;
+    const now = this.#clock.now();
+    if (now < dueFrom) return Math.min(cadenceMs, Math.max(fastMs, dueFrom - now));
+    return now <= dueFrom + this.#heartbeatIntervalMs ? fastMs : cadenceMs;
   }
 
   readonly #tick = (): void => {
@@ -227,8 +248,18 @@ export class GroupMember extends EventEmitter<GroupMemberEvents> {
   }
 
   #setStatus(status: MemberStatus | null, heardAtMs: number): void {
+    const was = this.#status;
+    if (status?.state === GroupState.Settling && was?.state !== GroupState.Settling) {
+      // The change happened after our previous answer was sent: the settle is due no sooner than
+      // that plus the settle period.
+      const changedAfterMs = was === null ? heardAtMs : this.#heardAtMs;
+      this.#settleDueFromMs = changedAfterMs + status.settleMs;
+    }
+    if (status?.state !== GroupState.Settling) this.#settleDueFromMs = null;
     this.#status = status;
     this.#heardAtMs = heardAtMs;
+    // Entering the window where the settle may be due: heartbeat sooner than the regular tick.
+    if (this.#timer !== null && this.#clock.now() + this.#nextDelayMs() < this.#timerAtMs) this.#schedule();
     this.#publish();
   }
 
