@@ -3,23 +3,17 @@ import { SkeinError } from '../core/errors.ts';
 import {
   AssignmentStrategy,
   MembershipErrorCode,
-  type GroupJoinRequest,
+  type GroupCoordinator,
   type GroupView,
   type MemberStatus,
 } from '../membership/index.ts';
 import { BlocErrorCode } from './errors.ts';
 
 /**
- * The coordinator calls the bloc endpoint makes. `SkeinClient` (skein/client) satisfies it.
+ * The coordinator calls the bloc endpoint makes: a member's four, plus leave and a group read.
+ * `SkeinClient` (skein/client) satisfies it.
  */
-export interface BlocCoordinator {
-  grantLease(ttlSeconds: number): Promise<{ id: number }>;
-  revokeLease(id: number): Promise<unknown>;
-  joinGroupMember(request: GroupJoinRequest): Promise<MemberStatus>;
-  groupHeartbeat(
-    request: { group: string; member: string; session: number },
-    timeoutMs?: number,
-  ): Promise<MemberStatus>;
+export interface BlocCoordinator extends GroupCoordinator {
   leaveGroup(group: string, member: string): Promise<void>;
   getGroup(group: string): Promise<GroupView | null>;
 }
