@@ -34,7 +34,7 @@ export function writeSnapshot(s: KvState): Uint8Array[] {
   const members = s.members.flatMap((m) => [m.id, m.name, m.clientUrl]);
   const counts = [s.keys.size, s.log.length, s.leases.size];
   const header = [FORMAT, FORMAT_VERSION, s.revision, s.compactRevision, s.nextLeaseId, ...counts, members];
-  frames.push(frame(header));
+  frames.push(encodeFrame(header));
   let ints: number[] = [];
   for (const lease of s.leases.values()) {
     ints.push(lease.id, lease.grantedTtlSeconds);
@@ -62,7 +62,7 @@ export function writeSnapshot(s: KvState): Uint8Array[] {
   }
   if (record.length > 0) flush(frames, 'k', record);
   if (indexOf !== null) writeMultiWriteOrder(frames, s.log, indexOf);
-  frames.push(frame(['end', ...counts]));
+  frames.push(encodeFrame(['end', ...counts]));
   return frames;
 }
 
@@ -120,7 +120,8 @@ export async function readSnapshot(chunks: AsyncIterable<Uint8Array>): Promise<K
   return builder.finish();
 }
 
-function frame(value: unknown): Uint8Array {
+/** One snapshot frame: a big-endian u32 length, then `value` as msgpack. */
+export function encodeFrame(value: unknown): Uint8Array {
   const body = encode(value);
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32BE(body.length, 0);
@@ -129,7 +130,7 @@ function frame(value: unknown): Uint8Array {
 }
 
 function flush<T>(frames: Uint8Array[], tag: string, items: T[]): T[] {
-  frames.push(frame([tag, items]));
+  frames.push(encodeFrame([tag, items]));
   return [];
 }
 

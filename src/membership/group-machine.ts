@@ -9,6 +9,7 @@ import {
   type MembershipCommand,
 } from './commands.ts';
 import { MembershipErrorCode } from './errors.ts';
+import type { GroupSummary } from './wire.ts';
 
 /** Bounds on what the replicated state may hold; every replica must use the same values. */
 export interface MembershipLimits {
@@ -210,6 +211,18 @@ export class GroupMachine {
       generation: group.generation,
       settleMs: group.settleMs,
     };
+  }
+
+  /** Every group without its members (no member views built): what a list shows. In creation order. */
+  summaries(): GroupSummary[] {
+    return [...this.#state.groups.values()].map((g) => ({
+      name: g.name,
+      state: g.state,
+      generation: g.generation,
+      size: g.members.size,
+      strategy: g.strategy,
+      settleMs: g.settleMs,
+    }));
   }
 
   /** Names of all groups, in creation order. */

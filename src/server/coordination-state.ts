@@ -1,6 +1,7 @@
-import { decode, encode } from '../core/codec.ts';
+import { decode } from '../core/codec.ts';
 import { SkeinError } from '../core/errors.ts';
 import { KvStore, type KvLimits } from '../kv/index.ts';
+import { encodeFrame } from '../kv/snapshot-codec.ts';
 import {
   DEFAULT_MEMBERSHIP_LIMITS,
   type MemberPlace,
@@ -108,7 +109,7 @@ export class CoordinationState implements SnapshotStateMachine {
    * own snapshot frames. Serialized now, so the snapshot is the state as of the last apply.
    */
   snapshot(): Uint8Array[] {
-    return [frame([FORMAT, FORMAT_VERSION, snapshotGroups(this.#groups)]), ...this.kv.snapshot()];
+    return [encodeFrame([FORMAT, FORMAT_VERSION, snapshotGroups(this.#groups)]), ...this.kv.snapshot()];
   }
 
   /**
@@ -161,14 +162,6 @@ function joinCommand(params: unknown): MembershipCommand & { type: 'join'; sessi
     throw new SkeinError(MembershipErrorCode.InvalidCommand, 'session must be a lease id');
   }
   return join;
-}
-
-function frame(value: unknown): Uint8Array {
-  const body = encode(value);
-  const out = new Uint8Array(4 + body.byteLength);
-  new DataView(out.buffer).setUint32(0, body.byteLength);
-  out.set(body, 4);
-  return out;
 }
 
 function corrupt(what: string): SkeinError {

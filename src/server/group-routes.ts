@@ -51,18 +51,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/v1/groups/list', { schema: { body: GroupListBody } }, async (request) => {
     const { serializable } = request.body as { serializable?: boolean };
-    const list = (): GroupSummary[] =>
-      state.groups.groupNames().map((name) => {
-        const g = state.groups.group(name)!;
-        return {
-          name,
-          state: g.state,
-          generation: g.generation,
-          size: g.members.length,
-          strategy: g.strategy,
-          settleMs: g.settleMs,
-        };
-      });
+    const list = (): GroupSummary[] => state.groups.summaries();
     return { groups: serializable === true ? list() : await node.read(list) };
   });
 }
