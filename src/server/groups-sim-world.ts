@@ -111,6 +111,13 @@ export async function startGroup(world: World, count = MEMBERS): Promise<number>
   return world.cluster.clock.now();
 }
 
+/** {@link startGroup}, then wait until every member holds 1..n of one generation; returns it. */
+export async function startSettledGroup(world: World): Promise<number> {
+  await startGroup(world);
+  await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
+  return highestGeneration(world);
+}
+
 /** What each member holds now. */
 export function views(world: World, members = world.members): (IndexTotal | null)[] {
   return members.map((m) => m.indexTotal());

@@ -26,6 +26,7 @@ import {
   REJOIN_MS,
   SETTLE_MS,
   startGroup,
+  startSettledGroup,
   TTL_SECONDS,
   untilSettled,
   views,
@@ -57,10 +58,8 @@ test('a leader crash while the group is SETTLING: it still settles, a full settl
 test('a leader crash while the group is SETTLED keeps its assignment and generation when no member changed', async () => {
   await forEachSeed(async (world) => {
     const { cluster, random } = world;
-    await startGroup(world);
-    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
+    const generation = await startSettledGroup(world);
     const before = views(world);
-    const generation = highestGeneration(world);
     for (let failover = 0; failover < 2; failover++) {
       await cluster.sim.runFor(random.int(2_000));
       const { crashed } = await crashLeader(world);
@@ -81,9 +80,7 @@ test('a leader crash while the group is SETTLED keeps its assignment and generat
 test('a member that dies without leaving is evicted, and the others re-settle as 1..n-1 within TTL + settle (+ an election)', async () => {
   await forEachSeed(async (world) => {
     const { cluster, random } = world;
-    await startGroup(world);
-    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
-    const generation = highestGeneration(world);
+    const generation = await startSettledGroup(world);
     await cluster.sim.runFor(random.int(2_000));
     const victim = random.int(MEMBERS);
     const link = world.links[victim]!;
@@ -114,9 +111,7 @@ test('a member that dies without leaving is evicted, and the others re-settle as
 test('a member cut off from the coordinator sees null within its heartbeat interval, before the others can settle without it', async () => {
   await forEachSeed(async (world) => {
     const { cluster, random } = world;
-    await startGroup(world);
-    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
-    const generation = highestGeneration(world);
+    const generation = await startSettledGroup(world);
     await cluster.sim.runFor(random.int(2_000));
     const victim = random.int(MEMBERS);
     const member = world.members[victim]!;
@@ -153,9 +148,7 @@ test('a member cut off from the coordinator sees null within its heartbeat inter
 test('a member partitioned with the old leader loses its index before the majority side can hand it out', async () => {
   await forEachSeed(async (world) => {
     const { cluster, random } = world;
-    await startGroup(world);
-    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
-    const generation = highestGeneration(world);
+    const generation = await startSettledGroup(world);
     await cluster.sim.runFor(random.int(2_000));
     const old = cluster.leader()!.id;
     const victim = random.int(MEMBERS);
@@ -193,9 +186,7 @@ test('a member partitioned with the old leader loses its index before the majori
 test('a member restarted under its old id is one change: the group re-settles once, keeps every index (sticky), and the old session expiring later changes nothing', async () => {
   await forEachSeed(async (world) => {
     const { cluster, random } = world;
-    await startGroup(world);
-    await untilSettled(world, world.members, SETTLE_MS + COMMIT_SLACK_MS + HEAR_MS + 500);
-    const generation = highestGeneration(world);
+    const generation = await startSettledGroup(world);
     const before = new Map(world.members.map((m) => [m.id, m.indexTotal()!.index]));
     await cluster.sim.runFor(random.int(2_000));
     const victim = random.int(MEMBERS);
