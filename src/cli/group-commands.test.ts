@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
-import { connect, type SkeinClient } from '../client/skein-client.ts';
-import { startTestServer } from '../server/test-server.ts';
+import type { SkeinClient } from '../client/skein-client.ts';
+import { startTestClient } from '../server/test-server.ts';
 
 const run = promisify(execFile);
 
@@ -24,10 +24,7 @@ describe('skein group list | show', () => {
   let client: SkeinClient;
 
   before(async () => {
-    const started = await startTestServer();
-    stop = started.stop;
-    url = started.server.clientUrl;
-    client = await connect({ endpoints: [url] });
+    ({ stop, url, client } = await startTestClient());
     const lease = await client.grantLease(60);
     await client.joinGroupMember({ group: 'workers', member: 'w1', session: lease.id, settleMs: 0 });
     await client.joinGroupMember({
@@ -41,7 +38,6 @@ describe('skein group list | show', () => {
     }
   });
   after(async () => {
-    await client.close();
     await stop();
   });
 

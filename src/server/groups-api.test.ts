@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect, type SkeinClient } from '../client/skein-client.ts';
 import { joinGroup, ownerIndex, type GroupMember } from '../membership/index.ts';
-import { postJson, startTestServer } from './test-server.ts';
+import { postJson, startTestClient, startTestServer } from './test-server.ts';
 
 async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -19,20 +19,16 @@ async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs = 1
 }
 
 describe('groups API (one member, real sockets)', () => {
-  let stop: (keepData?: boolean) => Promise<void>;
+  let stop: () => Promise<void>;
   let url: string;
   let client: SkeinClient;
   const members: GroupMember[] = [];
 
   before(async () => {
-    const started = await startTestServer();
-    stop = started.stop;
-    url = started.server.clientUrl;
-    client = await connect({ endpoints: [url] });
+    ({ stop, url, client } = await startTestClient());
   });
   after(async () => {
     for (const m of members) await m.leave();
-    await client.close();
     await stop();
   });
 

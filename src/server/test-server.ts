@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type SkeinClient } from '../client/skein-client.ts';
 import { silentLogger } from '../core/log.ts';
 import { resolveServerConfig, type ServerSettings } from './config.ts';
 import { startServer, type SkeinServer } from './server.ts';
@@ -25,6 +26,27 @@ export async function startTestServer(
     stop: async (keepData = false) => {
       await server.close();
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** {@link startTestServer} plus a connected client; `stop` closes the client, then the server. */
+export async function startTestClient(settings: ServerSettings = {}): Promise<{
+  server: SkeinServer;
+  url: string;
+  client: SkeinClient;
+  stop: () => Promise<void>;
+}> {
+  const started = await startTestServer(settings);
+  const url = started.server.clientUrl;
+  const client = await connect({ endpoints: [url] });
+  return {
+    server: started.server,
+    url,
+    client,
+    stop: async () => {
+      await client.close();
+      await started.stop();
     },
   };
 }
