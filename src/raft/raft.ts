@@ -1077,16 +1077,12 @@ export class RaftCore {
   /** Collect the pending work. Call `advance(ready)` once it has been carried out. */
   ready(): Ready {
     this.#propagateCommit();
-    const persisted = this.#persistedHardState;
     const entries = this.log.unstableEntries();
     const mustSync =
       this.#resetPending ||
       entries.length > 0 ||
       this.log.truncatedFrom !== null ||
-      persisted.term !== this.#term ||
-      persisted.vote !== this.#vote ||
-      persisted.clusterId !== this.#clusterId ||
-      persisted.commit < this.#configCommitToSync;
+      this.#durableHardStateChanged();
     const ready: Ready = {
       reset: this.#resetPending,
       mustSync,

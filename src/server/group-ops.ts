@@ -38,20 +38,20 @@ export async function heartbeatOnLeader(
   request: { group: string; member: string; session: number },
 ): Promise<MemberStatus | null> {
   const { group, member, session } = request;
-  let renewed = leases.renew(session);
-  if (renewed === undefined) {
-    await node.read(() => undefined); // a fresh grant may be committed but not yet applied here
-    renewed = leases.renew(session);
+  const look = (): { renewed: ReturnType<LeaseExpiry['renew']>; place: MemberPlace | null } => ({
+    renewed: leases.renew(session),
+    place: state.groups.placeOf(group, member),
+  });
+  let { renewed, place } = look();
+  if (renewed === undefined || (renewed !== null && place?.session !== session)) {
+    // A fresh grant or join may be committed but not yet applied here (a new leader has not caught
+    // up with its predecessor's log): catch up once before saying "no such session / member".
+    await node.read(() => undefined);
+    ({ renewed, place } = look());
   }
   if (renewed === null) return null;
   if (renewed === undefined) {
     throw kvError(KvErrorCode.LeaseNotFound, `session ${session} expired or was revoked; join again`);
-  }
-  let place = state.groups.placeOf(group, member);
-  if (place?.session !== session) {
-    // A new leader may not have applied a join it committed yet: catch up before saying no.
-    await node.read(() => undefined);
-    place = state.groups.placeOf(group, member);
   }
   return memberStatus(place, request, renewed.ttlSeconds);
 }
