@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 
 /** A file open for writing. Writes are positional; nothing is durable until `datasync` resolves. */
@@ -109,6 +110,15 @@ export class NodeDisk implements DiskIO {
   }
 }
 
+/**
+ * Writes up to this size are made on the calling thread. Copying a WAL batch into the page cache
+ * takes microseconds, while a round trip through libuv's thread pool costs a wake-up on each side:
+ * 230–550 µs p50 per write on a loaded 2-core machine, against 55–110 µs done here (measured on a
+ * follower in `bench:raft --mode tcp --durable`). Larger writes still go to the pool, so that one
+ * big batch cannot stall the event loop. fdatasync always goes to the pool: it waits for the disk.
+ */
+export const syncWriteMaxBytes = 256 * 1024;
+
 class NodeFile implements DiskFile {
   readonly #handle: FileHandle;
 
@@ -117,12 +127,25 @@ class NodeFile implements DiskFile {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
+    if (data.byteLength <= syncWriteMaxBytes) {
+      this.#writeHere(data, position);
+      return;
+    }
     let done = 0;
     // write() may be partial; loop until every byte is handed to the kernel.
     while (done < data.byteLength) {
       const { bytesWritten } = await this.#handle.write(data, done, data.byteLength - done, position + done);
       if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
       done += bytesWritten;
+    }
+  }
+
+  #writeHere(data: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < data.byteLength) {
+      const written = writeSync(this.#handle.fd, data, done, data.byteLength - done, position + done);
+      if (written === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+      done += written;
     }
   }
 

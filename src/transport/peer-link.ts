@@ -148,11 +148,16 @@ export class PeerLink {
     }, delayMs);
   }
 
-  /** Coalesce: everything enqueued during this turn of the event loop goes out in few writes. */
+  /**
+   * Coalesce: everything enqueued by the code running now (one Raft drive, say) goes out in few
+   * writes as soon as that code returns. `process.nextTick` rather than `setImmediate`: waiting
+   * for the next turn of the event loop cost 190 µs p50 per Raft append on a 2-core machine
+   * (`bench:raft --mode tcp --durable --outstanding 1`), and did not save socket writes.
+   */
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setImmediate(() => {
+    process.nextTick(() => {
       this.#flushScheduled = false;
       this.#flush();
     });
