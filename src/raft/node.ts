@@ -40,7 +40,9 @@ export interface SnapshotStateMachine {
   /**
    * Capture the state as of the last applied command. Called synchronously right after that
    * command was applied, so it must take a point-in-time view now (serialize eagerly, or
-   * copy-on-write) even if it returns a stream that is read later.
+   * copy-on-write) even if it returns a stream that is read later. A synchronous iterable may
+   * encode each chunk as it is read: the node reads it in slices of a few milliseconds, with a
+   * turn of the event loop between slices.
    */
   snapshot(): Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
   /** Replace the whole state with the snapshot streamed in `chunks`. */
@@ -852,7 +854,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const started = this.#clock.now();
     this.#storage
       // The dedupe window is replicated state too: it travels in the snapshot's envelope.
-      .saveSnapshot(meta, wrapSnapshot({ recentRequests: this.#recentRequests.toArray() }, asChunks(data)))
+      .saveSnapshot(
+        meta,
+        wrapSnapshot(
+          { recentRequests: this.#recentRequests.toArray() },
+          asChunks(data, this.#clock, this.#defer),
+        ),
+      )
       .then(async () => {
         this.#lastSnapshotIndex = Math.max(this.#lastSnapshotIndex, applied);
         const compactTo = applied - this.#keepEntriesAfterSnapshot;
@@ -1095,9 +1103,21 @@ const nothingToDo: Ready = {
   snapshotChunks: [],
 };
 
-/** Normalize what a state machine's snapshot() returned into an async stream of chunks. */
+/** See {@link asChunks}. */
+const SNAPSHOT_ENCODE_SLICE_MS = 4;
+
+/**
+ * Normalize what a state machine's snapshot() returned into an async stream of chunks.
+ *
+ * A state machine may encode its snapshot lazily, as its iterable is read (skein/kv does). Without
+ * a pause the whole encoding would run in one turn of the event loop — 300–700 ms for 100,000
+ * keys — and stall every request and heartbeat meanwhile; so control goes back to the event loop
+ * after each slice of SNAPSHOT_ENCODE_SLICE_MS.
+ */
 async function* asChunks(
   data: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
+  clock: Clock,
+  defer: (fn: () => void) => void,
 ): AsyncIterable<Uint8Array> {
   if (data instanceof Uint8Array) {
     yield data;
@@ -1107,7 +1127,16 @@ async function* asChunks(
     yield* data;
     return;
   }
-  yield* data;
+  let sliceStartMs = clock.now();
+  for (const chunk of data) {
+    yield chunk;
+    if (clock.now() - sliceStartMs >= SNAPSHOT_ENCODE_SLICE_MS) {
+      await new Promise<void>((resolve) => {
+        defer(resolve);
+      });
+      sliceStartMs = clock.now();
+    }
+  }
 }
 
 /** A copy of `record` without the keys in `ids`. */

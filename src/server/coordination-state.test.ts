@@ -127,11 +127,11 @@ describe('CoordinationState', () => {
     const s = new CoordinationState();
     const { id } = apply(s, 'lease-grant', { ttlSeconds: 5 }) as { id: number };
     apply(s, 'group-join', { group: 'g', member: 'a', session: id });
-    const bytes = Buffer.concat(s.snapshot());
+    const bytes = Buffer.concat([...s.snapshot()]);
     const target = new CoordinationState();
     const { id: other } = apply(target, 'lease-grant', { ttlSeconds: 9 }) as { id: number };
     apply(target, 'group-join', { group: 'h', member: 'z', session: other });
-    const before = Buffer.concat(target.snapshot()).toString('hex');
+    const before = Buffer.concat([...target.snapshot()]).toString('hex');
     for (const broken of [
       bytes.subarray(0, 3),
       bytes.subarray(0, bytes.byteLength - 2),
@@ -141,7 +141,7 @@ describe('CoordinationState', () => {
         assert.match(error.code ?? '', /^SKEIN_(SNAPSHOT_CORRUPT|DECODE_FAILED|MEMBERSHIP_INVALID_COMMAND)/);
         return true;
       });
-      assert.equal(Buffer.concat(target.snapshot()).toString('hex'), before);
+      assert.equal(Buffer.concat([...target.snapshot()]).toString('hex'), before);
     }
   });
 
@@ -180,8 +180,8 @@ describe('CoordinationState', () => {
           assert.equal(rb, ra, `command ${i} ${c.action} fails alike`);
         }
         assert.equal(
-          Buffer.concat(b.snapshot()).toString('hex'),
-          Buffer.concat(a.snapshot()).toString('hex'),
+          Buffer.concat([...b.snapshot()]).toString('hex'),
+          Buffer.concat([...a.snapshot()]).toString('hex'),
         );
       }),
       { numRuns: 100 },

@@ -106,10 +106,16 @@ export class CoordinationState implements SnapshotStateMachine {
 
   /**
    * One frame (the store's framing: u32 length + msgpack) holding the groups, then the store's
-   * own snapshot frames. Serialized now, so the snapshot is the state as of the last apply.
+   * own snapshot frames: the state as of the last apply. The groups are encoded now; the store
+   * is captured now and encoded as the frames are read (see KvStore.snapshotStream).
    */
-  snapshot(): Uint8Array[] {
-    return [encodeFrame([FORMAT, FORMAT_VERSION, snapshotGroups(this.#groups)]), ...this.kv.snapshot()];
+  snapshot(): Iterable<Uint8Array> {
+    const groups = encodeFrame([FORMAT, FORMAT_VERSION, snapshotGroups(this.#groups)]);
+    const store = this.kv.snapshotStream();
+    return (function* () {
+      yield groups;
+      yield* store;
+    })();
   }
 
   /**
