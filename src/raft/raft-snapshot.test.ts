@@ -51,6 +51,37 @@ describe('snapshots and log compaction (§7)', () => {
     }
   });
 
+  test('a large state is not rewritten until the log since its snapshot reaches snapshotMinLogToStateRatio of it', async () => {
+    const snapshotIndexAfter = async (ratio: number): Promise<{ first: number; later: number }> => {
+      const sim = new RaftSimulation({
+        seed: 73,
+        nodeOptions: {
+          snapshotEveryEntries: 10,
+          keepEntriesAfterSnapshot: 2,
+          snapshotMinLogToStateRatio: ratio,
+        },
+      });
+      sim.bootstrap(['a', 'b', 'c']);
+      assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000), 'a leader');
+      // One 8 KB value: every snapshot from now on is over 8 KB; each later command is ~50 bytes.
+      await sim.settle(sim.leader()!.enqueue('set', { key: 'big', value: 'x'.repeat(8192) }));
+      await writeMany(sim, 12);
+      await sim.runFor(200);
+      const first = sim.leader()!.status().snapshotIndex;
+      await writeMany(sim, 40, 12); // ~2 KB of commands: a quarter of the state
+      await sim.runFor(200);
+      return { first, later: sim.leader()!.status().snapshotIndex };
+    };
+    const guarded = await snapshotIndexAfter(0.5);
+    assert.ok(guarded.first > 0, `a first snapshot (at ${guarded.first})`);
+    assert.equal(guarded.later, guarded.first, 'no rewrite of the 8 KB state for 2 KB of log');
+    const unguarded = await snapshotIndexAfter(0);
+    assert.ok(
+      unguarded.later >= unguarded.first + 30,
+      `ratio 0: every 10 entries (${JSON.stringify(unguarded)})`,
+    );
+  });
+
   test('a new member catches up from a snapshot streamed in chunks, under message loss', async () => {
     const sim = snapshotSim(72, 0.1);
     sim.bootstrap(['a', 'b', 'c']);
