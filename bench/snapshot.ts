@@ -27,6 +27,8 @@ const { values } = parseArgs({
     memory: { type: 'boolean', default: false },
     runs: { type: 'string', default: '1' },
     'same-process': { type: 'boolean', default: false },
+    /** Print when the new member's stages happened (first/last chunk stored, durable, restored). */
+    stages: { type: 'boolean', default: false },
     /** Internal: run as the new member's child process, storing under this directory. */
     child: { type: 'string' },
   },
@@ -36,6 +38,29 @@ const chunkBytes = Number(values['chunk-kb']) * 1024;
 const window = Number(values.window);
 const secret = 'bench-snapshot-secret-0123456789abcdef';
 const root = values.child ?? mkdtempSync(join(tmpdir(), 'skein-bench-snapshot-'));
+
+/** Wall-clock instants (ms since the epoch, comparable across processes) of the new member's stages. */
+const stageTimes: Record<string, number> = {};
+const mark = (stage: string): void => {
+  stageTimes[stage] ??= performance.timeOrigin + performance.now();
+};
+
+/** Record when the chunks of a snapshot being saved start and stop arriving, and when it is durable. */
+function traceSaves(storage: FileStorage | MemoryStorage): void {
+  const save = storage.saveSnapshot.bind(storage);
+  storage.saveSnapshot = (meta, chunks) => {
+    const traced = (async function* () {
+      for await (const chunk of chunks) {
+        mark('first chunk stored');
+        yield chunk;
+      }
+      mark('last chunk stored');
+    })();
+    return save(meta, traced).then(() => {
+      mark('durable');
+    });
+  };
+}
 
 /** A state machine whose state is `stateBytes` of synthetic data, streamed in chunks. */
 function syntheticState(): SnapshotStateMachine & { restoredBytes: number } {
@@ -50,8 +75,10 @@ function syntheticState(): SnapshotStateMachine & { restoredBytes: number } {
       })();
     },
     async restore(chunks: AsyncIterable<Uint8Array>): Promise<void> {
+      mark('restore started');
       let n = 0;
       for await (const c of chunks) n += c.byteLength;
+      mark('restored');
       machine.restoredBytes = n;
     },
   };
@@ -66,6 +93,7 @@ async function member(id: string, peers?: Record<string, string>, dir = root) {
     maxFrameBytes: chunkBytes + 64 * 1024,
   });
   const storage = values.memory ? new MemoryStorage() : new FileStorage(join(dir, id), { nodeId: id });
+  if (values.stages && id === 'b') traceSaves(storage);
   const stateMachine = syntheticState();
   const node = await RaftNode.create({
     id,
@@ -105,18 +133,23 @@ async function childMember(dir: string): Promise<void> {
   const b = await member('b', undefined, dir);
   process.send!({ address: b.address });
   await until(() => b.stateMachine.restoredBytes === stateBytes, 600_000);
-  process.send!({ restored: true });
+  process.send!({ restored: true, stageTimes });
   await once(process, 'disconnect');
   await b.node.stop();
 }
 
 /** The new member, here or in a child process: its address and a promise of its restored state. */
-async function newMember(): Promise<{ address: string; restored: Promise<void>; stop: () => Promise<void> }> {
+async function newMember(): Promise<{
+  address: string;
+  /** Resolves to the instants of its stages (see `mark`) once the state is restored. */
+  restored: Promise<Record<string, number>>;
+  stop: () => Promise<void>;
+}> {
   if (values['same-process']) {
     const b = await member('b');
     return {
       address: b.address,
-      restored: until(() => b.stateMachine.restoredBytes === stateBytes, 600_000),
+      restored: until(() => b.stateMachine.restoredBytes === stateBytes, 600_000).then(() => stageTimes),
       stop: () => b.node.stop(),
     };
   }
@@ -129,7 +162,7 @@ async function newMember(): Promise<{ address: string; restored: Promise<void>; 
   const first = (await messages.next()).value as { address: string };
   return {
     address: first.address,
-    restored: messages.next().then(() => undefined),
+    restored: messages.next().then((m) => (m.value as { stageTimes: Record<string, number> }).stageTimes),
     stop: async () => {
       child.disconnect();
       await once(child, 'exit');
@@ -146,13 +179,24 @@ async function run(): Promise<number> {
   const snapMs = performance.now() - snapStart;
   const b = await newMember();
   const started = performance.now();
-  await Promise.all([a.node.attachNodes({ b: b.address }), b.restored]);
+  const [, times] = await Promise.all([a.node.attachNodes({ b: b.address }), b.restored]);
   const ms = performance.now() - started;
   const mb = stateBytes / (1024 * 1024);
   console.log(
     `  taken and made durable on the leader in ${(snapMs / 1000).toFixed(2)} s; ` +
       `installed on the new member in ${(ms / 1000).toFixed(2)} s → ${(mb / (ms / 1000)).toFixed(0)} MiB/s`,
   );
+  if (values.stages) {
+    const at = (stage: string): string => {
+      const t = times[stage];
+      return t === undefined ? '?' : ((t - performance.timeOrigin - started) / 1000).toFixed(2);
+    };
+    console.log(
+      `    s after the attach: ${Object.keys(times)
+        .map((s) => `${s} ${at(s)}`)
+        .join(', ')}`,
+    );
+  }
   await a.node.stop();
   await b.stop();
   return mb / (ms / 1000);

@@ -134,3 +134,19 @@ test('records are read in blocks: records larger than a block, straddling blocks
   );
   await short.close();
 });
+
+test('data is packed into records of exactly the chunk size, whatever the sizes of the pieces written', async () => {
+  const disk = new SimDisk({ random: new Random(6) });
+  const data = pattern(10_000);
+  await writeSnapshotFile(disk, path, { meta, epoch: 0 }, pieces(data, [7, 2500, 1, 999, 3000]), 1000);
+  const bytes = disk.contents(path)!;
+  const lengths: number[] = [];
+  for (let at = 0; at < bytes.byteLength;) {
+    const record = readRecord(bytes, at);
+    assert.ok(typeof record !== 'string');
+    if (record.type === RecordType.SnapshotData) lengths.push(record.payload.byteLength);
+    at = record.next;
+  }
+  assert.deepEqual(lengths, Array<number>(10).fill(1000));
+  assert.ok(Buffer.from(data).equals(await readAll(disk, 1000)));
+});

@@ -3,7 +3,14 @@ import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
 import { corruptError, StorageErrorCode } from './errors.ts';
 import { readRecordsFrom } from './record-reader.ts';
 import { SkeinError } from '../core/errors.ts';
-import { readRecord, recordHeaderBytes, RecordType, writeRecord, type ReadRecord } from './wal-record.ts';
+import {
+  readRecord,
+  recordHeaderBytes,
+  RecordType,
+  writeRecord,
+  writeRecordHeader,
+  type ReadRecord,
+} from './wal-record.ts';
 import type { SnapshotMeta } from './types.ts';
 
 /**
@@ -29,16 +36,20 @@ const endRecordBytes = recordHeaderBytes + endPayloadBytes;
 export const snapshotWriteBufferBytes = 8 * 1024 * 1024;
 
 /**
- * An fdatasync is started after every this many bytes written (it overlaps with receiving the
- * next ones), so that the disk writes back while the data streams in instead of all at the end:
- * with gigabytes of RAM the kernel would otherwise keep a whole snapshot dirty and the final
- * fdatasync would wait for all of it.
+ * An fdatasync is started after every this many bytes written, so that the disk writes back while
+ * the data streams in instead of all at the end: with gigabytes of RAM the kernel would otherwise
+ * keep a whole snapshot dirty and the final fdatasync would wait for all of it. The sync runs
+ * beside the writes that follow it (Linux lets writes to a file proceed during its fdatasync);
+ * writing waits for it only once another interval has been written meanwhile, which bounds the
+ * unsynced data to two intervals and makes a disk slower than the network slow the sender down.
  */
 export const snapshotSyncEveryBytes = 64 * 1024 * 1024;
 
 /**
- * Stream `chunks` into `path` (created or emptied), in records of at most `maxChunkBytes`, then
- * fdatasync. Returns the number of data bytes written.
+ * Stream `chunks` into `path` (created or emptied), then fdatasync. The data is packed into
+ * records of exactly `maxChunkBytes` (the last one may be shorter), whatever the sizes of the
+ * incoming chunks: a reader asking for chunks of that size then gets each record's bytes as they
+ * lie in its read buffer, uncopied. Returns the number of data bytes written.
  */
 export async function writeSnapshotFile(
   disk: DiskIO,
@@ -56,14 +67,26 @@ export async function writeSnapshotFile(
     out.put(RecordType.SnapshotMeta, encode(stored));
     let count = 0;
     let sizeBytes = 0;
+    /** Bytes of the data record being filled (0: none open). */
+    let open = 0;
     for await (const chunk of chunks) {
-      for (let from = 0; from < chunk.byteLength; from += maxChunkBytes) {
-        const part = chunk.subarray(from, from + maxChunkBytes);
-        await out.room(recordHeaderBytes + part.byteLength);
-        out.put(RecordType.SnapshotData, part);
-        count++;
-        sizeBytes += part.byteLength;
+      for (let from = 0; from < chunk.byteLength;) {
+        if (open === 0) await out.room(recordHeaderBytes + maxChunkBytes);
+        const part = chunk.subarray(from, from + maxChunkBytes - open);
+        out.fill(open, part);
+        open += part.byteLength;
+        from += part.byteLength;
+        if (open === maxChunkBytes) {
+          out.seal(RecordType.SnapshotData, open);
+          count++;
+          open = 0;
+        }
       }
+      sizeBytes += chunk.byteLength;
+    }
+    if (open > 0) {
+      out.seal(RecordType.SnapshotData, open);
+      count++;
     }
     const end = Buffer.alloc(endPayloadBytes);
     end.writeUInt32LE(count, 0);
@@ -79,7 +102,10 @@ export async function writeSnapshotFile(
   }
 }
 
-/** Records gathered into one buffer while the other one is being written (at most one write in flight). */
+/**
+ * Records gathered into one buffer while the other one is being written (at most one write and
+ * one fdatasync in flight).
+ */
 class DoubleBufferedWriter {
   readonly #file: DiskFile;
   #filling: Buffer;
@@ -87,6 +113,9 @@ class DoubleBufferedWriter {
   #used = 0;
   #at = 0;
   #inFlight: Promise<void> | null = null;
+  /** The periodic fdatasync under way; a failed one stays here until awaited. */
+  #syncing: Promise<void> | null = null;
+  /** Bytes whose write completed after the last fdatasync started. */
   #unsyncedBytes = 0;
 
   constructor(file: DiskFile, bufferBytes: number) {
@@ -105,33 +134,71 @@ class DoubleBufferedWriter {
     this.#used = writeRecord(this.#filling, this.#used, type, payload);
   }
 
-  /** Write everything gathered and wait until every write completed. */
+  /** Copy `part` into the payload of the record being filled, at payload offset `at`. */
+  fill(at: number, part: Uint8Array): void {
+    this.#filling.set(part, this.#used + recordHeaderBytes + at);
+  }
+
+  /** Complete the record whose `bytes` of payload `fill` wrote: its header and checksum. */
+  seal(type: RecordType, bytes: number): void {
+    const payloadAt = this.#used + recordHeaderBytes;
+    const payload = this.#filling.subarray(payloadAt, payloadAt + bytes);
+    writeRecordHeader(this.#filling, this.#used, type, payload);
+    this.#used = payloadAt + bytes;
+  }
+
+  /** Write everything gathered and wait until every write and fdatasync completed. */
   async flush(): Promise<void> {
     await this.#swap();
     await this.settle();
   }
 
-  /** Wait for the write in flight, if any; its failure is thrown here. */
+  /** Wait for the write and the fdatasync in flight, if any; a failure is thrown here. */
   async settle(): Promise<void> {
     const inFlight = this.#inFlight;
     this.#inFlight = null;
-    await inFlight;
+    try {
+      await inFlight;
+    } finally {
+      const syncing = this.#syncing;
+      this.#syncing = null;
+      await syncing;
+    }
   }
 
   /** Start writing the filled buffer (after the previous write completed) and fill the other one. */
   async #swap(): Promise<void> {
-    await this.settle();
+    const inFlight = this.#inFlight;
+    this.#inFlight = null;
+    await inFlight;
     if (this.#used === 0) return;
-    const full = this.#filling.subarray(0, this.#used);
-    this.#unsyncedBytes += this.#used;
-    const sync = this.#unsyncedBytes >= snapshotSyncEveryBytes;
-    if (sync) this.#unsyncedBytes = 0;
-    const written = this.#file.write(full, this.#at).then(() => (sync ? this.#file.datasync() : undefined));
+    const written = this.#write(this.#filling.subarray(0, this.#used), this.#at);
     written.catch(() => undefined); // awaited by the next swap, flush or settle
     this.#inFlight = written;
     this.#at += this.#used;
     [this.#filling, this.#spare] = [this.#spare, this.#filling];
     this.#used = 0;
+  }
+
+  async #write(data: Uint8Array, position: number): Promise<void> {
+    await this.#file.write(data, position);
+    this.#unsyncedBytes += data.byteLength;
+    if (this.#unsyncedBytes < snapshotSyncEveryBytes) return;
+    if (this.#syncing !== null) {
+      // The last sync is still running: let it, unless the disk has fallen a whole interval behind.
+      if (this.#unsyncedBytes < 2 * snapshotSyncEveryBytes) return;
+      await this.#syncing;
+    }
+    this.#unsyncedBytes = 0;
+    const syncing = this.#file.datasync();
+    this.#syncing = syncing;
+    // Once done it is forgotten; a failure stays in #syncing for the next write or settle to throw.
+    syncing.then(
+      () => {
+        if (this.#syncing === syncing) this.#syncing = null;
+      },
+      () => undefined,
+    );
   }
 }
 
