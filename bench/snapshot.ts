@@ -1,5 +1,5 @@
 /**
- * `npm run bench:snapshot -- [--mb 1024] [--chunk-kb 1024] [--window 4] [--memory] [--runs 1] [--same-process]`
+ * `npm run bench:snapshot -- [--mb 1024] [--chunk-kb 1024] [--window 8] [--memory] [--runs 1] [--same-process] [--stages]`
  *
  * How fast a new member catches up from a snapshot: a one-member cluster whose state machine
  * streams `--mb` MiB of state takes a snapshot (FileStorage, fsync on) and compacts its log; a
@@ -7,7 +7,9 @@
  * snapshot (InstallSnapshot in chunks, written durably, restored). Prints MB/s from the start of
  * the attach to the installed snapshot and the promotion. The new member runs in a child process,
  * as it would in production (leader and new member each on their own core); `--same-process`
- * runs both in this one process, sharing one thread.
+ * runs both in this one process, sharing one thread. `--stages` also prints the CPU time of both
+ * processes and when the new member's stages happened: its first and last chunk taken by storage,
+ * the snapshot durable (fdatasync, rename, directory fsync), the restore started and done.
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -23,7 +25,7 @@ const { values } = parseArgs({
   options: {
     mb: { type: 'string', default: '1024' },
     'chunk-kb': { type: 'string', default: '1024' },
-    window: { type: 'string', default: '4' },
+    window: { type: 'string', default: '8' },
     memory: { type: 'boolean', default: false },
     runs: { type: 'string', default: '1' },
     'same-process': { type: 'boolean', default: false },
@@ -41,7 +43,13 @@ const root = values.child ?? mkdtempSync(join(tmpdir(), 'skein-bench-snapshot-')
 
 /** Wall-clock instants (ms since the epoch, comparable across processes) of the new member's stages. */
 const stageTimes: Record<string, number> = {};
+/** CPU time (user + system) this process has used, in ms. */
+const cpuMs = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 const mark = (stage: string): void => {
+  if (Object.keys(stageTimes).length === 0) stageTimes.cpuMs = cpuMs();
   stageTimes[stage] ??= performance.timeOrigin + performance.now();
 };
 
@@ -79,6 +87,7 @@ function syntheticState(): SnapshotStateMachine & { restoredBytes: number } {
       let n = 0;
       for await (const c of chunks) n += c.byteLength;
       mark('restored');
+      stageTimes.cpuMs = cpuMs() - (stageTimes.cpuMs ?? 0);
       machine.restoredBytes = n;
     },
   };
@@ -179,6 +188,7 @@ async function run(): Promise<number> {
   const snapMs = performance.now() - snapStart;
   const b = await newMember();
   const started = performance.now();
+  const startedCpuMs = cpuMs();
   const [, times] = await Promise.all([a.node.attachNodes({ b: b.address }), b.restored]);
   const ms = performance.now() - started;
   const mb = stateBytes / (1024 * 1024);
@@ -187,12 +197,17 @@ async function run(): Promise<number> {
       `installed on the new member in ${(ms / 1000).toFixed(2)} s → ${(mb / (ms / 1000)).toFixed(0)} MiB/s`,
   );
   if (values.stages) {
+    const { cpuMs: memberCpuMs = 0, ...stages } = times;
+    console.log(
+      `    CPU s: leader process ${((cpuMs() - startedCpuMs) / 1000).toFixed(2)}, ` +
+        `new member ${(memberCpuMs / 1000).toFixed(2)} (from its first chunk to restored)`,
+    );
     const at = (stage: string): string => {
       const t = times[stage];
       return t === undefined ? '?' : ((t - performance.timeOrigin - started) / 1000).toFixed(2);
     };
     console.log(
-      `    s after the attach: ${Object.keys(times)
+      `    s after the attach: ${Object.keys(stages)
         .map((s) => `${s} ${at(s)}`)
         .join(', ')}`,
     );

@@ -110,7 +110,10 @@ export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' |
   readonly keepEntriesAfterSnapshot?: number;
   /** Size of one InstallSnapshot chunk. Default 1 MiB (keep it below the transport's maxFrameBytes). */
   readonly snapshotChunkBytes?: number;
-  /** Unacknowledged snapshot chunks per transfer. Default 4. */
+  /**
+   * Unacknowledged snapshot chunks per transfer. Default 8: as fast as 16 on loopback (4 was 10%
+   * slower, `bench:snapshot`), and at most 8 MiB queued ahead of the heartbeats to that member.
+   */
   readonly maxSnapshotChunksInFlight?: number;
   /** A snapshot transfer with no answer for this long is abandoned and retried. Default: one election timeout. */
   readonly snapshotResponseTimeoutMs?: number;
@@ -251,7 +254,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         this.#transport.send(to, message);
       },
       chunkBytes: this.#snapshotChunkBytes,
-      maxChunksInFlight: options.maxSnapshotChunksInFlight ?? 4,
+      maxChunksInFlight: options.maxSnapshotChunksInFlight ?? 8,
       timeoutMs: options.snapshotResponseTimeoutMs ?? this.#tickIntervalMs * (options.electionTicks ?? 10),
     };
     this.#sender = new SnapshotSender(transfer, (peer, ok) => {
