@@ -5,9 +5,11 @@ import { hasCode } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import { StorageErrorCode } from './errors.ts';
 import { SimDisk } from './sim-disk.ts';
+import type { DiskFile, DiskIO } from './disk.ts';
 import {
   readSnapshotChunks,
   readSnapshotMeta,
+  snapshotSyncEveryBytes,
   snapshotWriteBufferBytes,
   writeSnapshotFile,
 } from './snapshot-file.ts';
@@ -149,4 +151,60 @@ test('data is packed into records of exactly the chunk size, whatever the sizes 
   }
   assert.deepEqual(lengths, Array<number>(10).fill(1000));
   assert.ok(Buffer.from(data).equals(await readAll(disk, 1000)));
+});
+
+/** `disk`, with every file's writes and fdatasyncs logged and each fdatasync passed through `sync`. */
+function watchedDisk(disk: DiskIO, events: string[], sync: (done: Promise<void>) => Promise<void>): DiskIO {
+  return Object.assign(Object.create(disk) as DiskIO, {
+    open: async (p: string, mode: 'create' | 'existing'): Promise<DiskFile> => {
+      const file = await disk.open(p, mode);
+      return {
+        write: (data: Uint8Array, position: number) => {
+          events.push('write');
+          return file.write(data, position);
+        },
+        datasync: async () => {
+          events.push('sync started');
+          await sync(file.datasync());
+          events.push('sync done');
+        },
+        truncate: (bytes: number) => file.truncate(bytes),
+        close: () => file.close(),
+      };
+    },
+  });
+}
+
+/** A little more than one fdatasync interval of data, in 1 MiB pieces. */
+async function* pastOneSyncInterval(): AsyncGenerator<Uint8Array> {
+  const piece = pattern(1024 * 1024);
+  for (let i = 0; i < snapshotSyncEveryBytes / piece.byteLength + 9; i++) yield await Promise.resolve(piece);
+}
+
+test('the periodic fdatasync runs beside the writes that follow it; the save ends with one', async () => {
+  const events: string[] = [];
+  const slowSync = async (done: Promise<void>): Promise<void> => {
+    await done;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+  const disk = watchedDisk(new SimDisk({ random: new Random(7) }), events, slowSync);
+  await writeSnapshotFile(disk, path, { meta, epoch: 0 }, pastOneSyncInterval(), 1024 * 1024);
+  const started = events.indexOf('sync started');
+  assert.ok(started > 0 && started < events.indexOf('sync done'));
+  assert.ok(events.slice(started, events.indexOf('sync done')).includes('write'), events.join(', '));
+  assert.deepEqual(events.slice(-2), ['sync started', 'sync done']);
+  assert.equal(events.filter((e) => e === 'sync started').length, 2);
+});
+
+test('a periodic fdatasync that fails fails the save', async () => {
+  let syncs = 0;
+  const failFirst = async (done: Promise<void>): Promise<void> => {
+    await done;
+    if (++syncs === 1) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+  };
+  const disk = watchedDisk(new SimDisk({ random: new Random(8) }), [], failFirst);
+  await assert.rejects(
+    writeSnapshotFile(disk, path, { meta, epoch: 0 }, pastOneSyncInterval(), 1024 * 1024),
+    /EIO/,
+  );
 });
