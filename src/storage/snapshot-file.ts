@@ -1,7 +1,7 @@
 import { decode, encode } from '../core/codec.ts';
 import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
 import { corruptError, StorageErrorCode } from './errors.ts';
-import { readRecordsFrom } from './record-reader.ts';
+import { readRecordsFrom, recordReadBlockBytes } from './record-reader.ts';
 import { SkeinError } from '../core/errors.ts';
 import {
   readRecord,
@@ -236,9 +236,10 @@ export async function* readSnapshotChunks(
     const stored = decodeStored(first, path);
     if (stored.meta.index !== expected.index || stored.meta.term !== expected.term) throw replacedError(path);
     const { count } = await readEnd(reader, path);
+    const blockBytes = await wholeRecordsBlockBytes(reader, first.next);
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
-    for await (const record of readRecordsFrom(reader, path, first.next, count)) {
+    for await (const record of readRecordsFrom(reader, path, first.next, count, blockBytes)) {
       if (record.type !== RecordType.SnapshotData && record.type !== RecordType.SnapshotChunk)
         throw corruptError(path, record.offset, 'expected a data chunk');
       pending.push(record.payload);
@@ -255,6 +256,19 @@ export async function* readSnapshotChunks(
   } finally {
     await reader.close();
   }
+}
+
+/**
+ * A read block holding a whole number of data records, judged by the first one (they all have its
+ * size but the last): a block that ended inside a record would be read again from that record's
+ * start, one record in eight read twice with 1 MiB records in 8 MiB blocks.
+ */
+async function wholeRecordsBlockBytes(reader: DiskReader, firstData: number): Promise<number> {
+  const header = await reader.read(firstData, recordHeaderBytes);
+  if (header.byteLength < recordHeaderBytes) return recordReadBlockBytes; // readRecordsFrom reports it
+  const recordBytes = recordHeaderBytes + Buffer.from(header.buffer, header.byteOffset, 4).readUInt32LE(0);
+  const records = Math.floor(recordReadBlockBytes / recordBytes);
+  return records > 0 ? records * recordBytes : recordReadBlockBytes;
 }
 
 async function readRecordAt(reader: DiskReader, offset: number, path: string): Promise<ReadRecord> {
