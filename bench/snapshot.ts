@@ -199,8 +199,9 @@ async function run(): Promise<number> {
   if (values.stages) {
     const { cpuMs: memberCpuMs = 0, ...stages } = times;
     console.log(
-      `    CPU s: leader process ${((cpuMs() - startedCpuMs) / 1000).toFixed(2)}, ` +
-        `new member ${(memberCpuMs / 1000).toFixed(2)} (from its first chunk to restored)`,
+      `    CPU s: ${values['same-process'] ? 'this process (both members)' : 'leader process'} ` +
+        `${((cpuMs() - startedCpuMs) / 1000).toFixed(2)}, new member ${(memberCpuMs / 1000).toFixed(2)} ` +
+        '(from its first chunk to restored)',
     );
     const at = (stage: string): string => {
       const t = times[stage];
