@@ -9,14 +9,43 @@ import { SkeinError } from '../core/errors.ts';
 const MAGIC = Buffer.from('SKEINKV1', 'ascii');
 
 export function writeBackup(revision: number, chunks: readonly Uint8Array[]): Buffer {
-  const parts: Buffer[] = [MAGIC, u64(revision)];
+  return Buffer.concat([...backupParts(revision, chunks)]);
+}
+
+/** The pieces of a backup of `chunks`, produced as `chunks` is read (it may encode lazily). */
+export function* backupParts(
+  revision: number,
+  chunks: Iterable<Uint8Array>,
+): Generator<Buffer, void, undefined> {
+  yield Buffer.concat([MAGIC, u64(revision)]);
   let checksum = 0;
   for (const chunk of chunks) {
-    parts.push(u32(chunk.byteLength), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    yield u32(chunk.byteLength);
+    yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     checksum = crc32(chunk, checksum);
   }
-  parts.push(u32(0), u32(checksum));
-  return Buffer.concat(parts);
+  yield Buffer.concat([u32(0), u32(checksum)]);
+}
+
+/** Encoding slices of {@link streamBackup}, as in RaftNode's snapshots: the server stays responsive. */
+const BACKUP_SLICE_MS = 4;
+
+/**
+ * A backup streamed as it is encoded, with a turn of the event loop every few milliseconds, so
+ * that backing up a large store does not stall requests and heartbeats. `chunks` must already be
+ * a point-in-time capture (CoordinationState.snapshot()).
+ */
+export async function* streamBackup(revision: number, chunks: Iterable<Uint8Array>): AsyncGenerator<Buffer> {
+  let sliceStartMs = performance.now();
+  for (const part of backupParts(revision, chunks)) {
+    yield part;
+    if (performance.now() - sliceStartMs >= BACKUP_SLICE_MS) {
+      await new Promise<void>((resolve) => {
+        setImmediate(resolve);
+      });
+      sliceStartMs = performance.now();
+    }
+  }
 }
 
 /** Parse and verify a backup; throws SKEIN_BACKUP_CORRUPT naming what is wrong. */

@@ -1,9 +1,10 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { SkeinError } from '../core/errors.ts';
 import type { MemberInfo } from '../kv/types.ts';
 import type { ServerContext } from './context.ts';
 import { MemberAddBody, MemberParams } from './http-schemas.ts';
-import { writeBackup } from './backup.ts';
+import { streamBackup } from './backup.ts';
 
 /** /v1/members, /v1/status, /v1/snapshot, and the unauthenticated /health, /ready, /metrics. */
 export function registerClusterRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -44,9 +45,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: ServerContext):
 
   // A consistent point-in-time backup of the store (not of Raft membership): `skein snapshot save`.
   app.post('/v1/snapshot', async (_request, reply) => {
-    const chunks = await node.read(() => [...ctx.store.snapshot()]);
+    // Captured under the read barrier (cheap), encoded while it streams out.
+    const backup = await node.read(() => streamBackup(ctx.store.revision, ctx.store.snapshot()));
     void reply.header('content-type', 'application/octet-stream');
-    return reply.send(writeBackup(ctx.store.revision, chunks));
+    return reply.send(Readable.from(backup, { objectMode: false }));
   });
 
   app.get('/health', (_request, reply) => {
