@@ -5,6 +5,7 @@ import { crc32c } from './crc32c.ts';
 import { Random } from './random.ts';
 import { VirtualClock } from './clock.ts';
 import { MinHeap } from './heap.ts';
+import { inTimeSlices } from './time-slices.ts';
 import { decode, encode } from './codec.ts';
 import { CoreErrorCode, SkeinError, hasCode } from './errors.ts';
 
@@ -80,4 +81,41 @@ test('codec round-trips values and reports garbage with a stable code', () => {
   );
   const e = new SkeinError('SKEIN_X', 'msg', { details: { a: 1 } });
   assert.deepEqual(e.toJSON(), { code: 'SKEIN_X', message: 'msg', details: { a: 1 } });
+});
+
+test('inTimeSlices hands out every item in order, pausing once per slice of work', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 30 }), async (costsMs) => {
+      const clock = new VirtualClock();
+      let pauses = 0;
+      // Each item "costs" its value in virtual milliseconds when it is produced.
+      function* work(): Generator<number> {
+        for (const [i, ms] of costsMs.entries()) {
+          clock.advance(ms);
+          yield i;
+        }
+      }
+      const defer = (fn: () => void): void => {
+        pauses++;
+        queueMicrotask(fn);
+      };
+      const seen: number[] = [];
+      for await (const i of inTimeSlices(work(), { sliceMs: 4, clock, defer })) seen.push(i);
+      assert.deepEqual(
+        seen,
+        costsMs.map((_, i) => i),
+        'every item, in order',
+      );
+      let expected = 0;
+      let slice = 0;
+      for (const ms of costsMs) {
+        slice += ms;
+        if (slice >= 4) {
+          expected++;
+          slice = 0;
+        }
+      }
+      assert.equal(pauses, expected, `pauses for costs ${JSON.stringify(costsMs)}`);
+    }),
+  );
 });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { hasCode, SkeinError } from '../core/errors.ts';
+import { inTimeSlices } from '../core/time-slices.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { Random } from '../core/random.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
@@ -796,8 +797,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   #sendAll(messages: readonly RaftMessage[]): void {
     for (const m of messages) {
-      if (m.type === 'heartbeat' && m.commitOnly && process.env.SKEIN_DEFER_NOTICE !== '0')
-        this.#deferCommitNotice(m);
+      if (m.type === 'heartbeat' && m.commitOnly) this.#deferCommitNotice(m);
       else this.#transport.send(m.to, m);
     }
   }
@@ -1171,16 +1171,7 @@ async function* asChunks(
     yield* data;
     return;
   }
-  let sliceStartMs = clock.now();
-  for (const chunk of data) {
-    yield chunk;
-    if (clock.now() - sliceStartMs >= SNAPSHOT_ENCODE_SLICE_MS) {
-      await new Promise<void>((resolve) => {
-        defer(resolve);
-      });
-      sliceStartMs = clock.now();
-    }
-  }
+  yield* inTimeSlices(data, { sliceMs: SNAPSHOT_ENCODE_SLICE_MS, clock, defer });
 }
 
 /** A copy of `record` without the keys in `ids`. */

@@ -1,5 +1,7 @@
 import { crc32 } from 'node:zlib';
+import { RealClock } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
+import { inTimeSlices } from '../core/time-slices.ts';
 
 /**
  * The backup file of `skein snapshot save`: a magic, the store revision, the store's snapshot
@@ -29,23 +31,19 @@ export function* backupParts(
 
 /** Encoding slices of {@link streamBackup}, as in RaftNode's snapshots: the server stays responsive. */
 const BACKUP_SLICE_MS = 4;
+const realClock = new RealClock();
 
 /**
  * A backup streamed as it is encoded, with a turn of the event loop every few milliseconds, so
  * that backing up a large store does not stall requests and heartbeats. `chunks` must already be
  * a point-in-time capture (CoordinationState.snapshot()).
  */
-export async function* streamBackup(revision: number, chunks: Iterable<Uint8Array>): AsyncGenerator<Buffer> {
-  let sliceStartMs = performance.now();
-  for (const part of backupParts(revision, chunks)) {
-    yield part;
-    if (performance.now() - sliceStartMs >= BACKUP_SLICE_MS) {
-      await new Promise<void>((resolve) => {
-        setImmediate(resolve);
-      });
-      sliceStartMs = performance.now();
-    }
-  }
+export function streamBackup(revision: number, chunks: Iterable<Uint8Array>): AsyncGenerator<Buffer> {
+  return inTimeSlices(backupParts(revision, chunks), {
+    sliceMs: BACKUP_SLICE_MS,
+    clock: realClock,
+    defer: setImmediate,
+  });
 }
 
 /** Parse and verify a backup; throws SKEIN_BACKUP_CORRUPT naming what is wrong. */

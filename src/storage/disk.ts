@@ -127,23 +127,15 @@ class NodeFile implements DiskFile {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
-    if (data.byteLength <= syncWriteMaxBytes) {
-      this.#writeHere(data, position);
-      return;
-    }
+    const fd = this.#handle.fd;
+    const here = data.byteLength <= syncWriteMaxBytes;
     let done = 0;
     // write() may be partial; loop until every byte is handed to the kernel.
     while (done < data.byteLength) {
-      const { bytesWritten } = await this.#handle.write(data, done, data.byteLength - done, position + done);
-      if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
-      done += bytesWritten;
-    }
-  }
-
-  #writeHere(data: Uint8Array, position: number): void {
-    let done = 0;
-    while (done < data.byteLength) {
-      const written = writeSync(this.#handle.fd, data, done, data.byteLength - done, position + done);
+      const length = data.byteLength - done;
+      const written = here
+        ? writeSync(fd, data, done, length, position + done)
+        : (await this.#handle.write(data, done, length, position + done)).bytesWritten;
       if (written === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
       done += written;
     }
