@@ -62,6 +62,20 @@ async function groupOn(url: string): Promise<{ state: string; generation: number
   return (await answer.json()) as { state: string; generation: number };
 }
 
+/** A member's spells without an assignment in `lines` (its own, oldest first): from, and back at. */
+function cutOffEpisodes(lines: readonly AssignmentLine[]): { from: number; backAt: number | undefined }[] {
+  const episodes: { from: number; backAt: number | undefined }[] = [];
+  for (const line of lines) {
+    const open = episodes.at(-1);
+    if (line.index === null && (open === undefined || open.backAt !== undefined)) {
+      episodes.push({ from: line.t, backAt: undefined });
+    } else if (line.index !== null && open !== undefined && open.backAt === undefined) {
+      open.backAt = line.t;
+    }
+  }
+  return episodes;
+}
+
 const show = (lines: readonly AssignmentLine[]): string =>
   lines.map((l) => `${l.member}=${String(l.index)}/${String(l.total)}@${String(l.generation)}`).join(' ');
 
@@ -83,6 +97,13 @@ describe('a group of 5 member processes on a 3-member skein cluster', () => {
     members.push(member);
     return member;
   };
+
+  /**
+   * Every member settled at 1..total: now, or within a few heartbeats (a member may be cut off for
+   * a moment when its heartbeat is answered late; it does not change the group).
+   */
+  const settledSoon = (total: number): Promise<AssignmentLine[]> =>
+    until(`${total} members settled at 1..${total}`, () => settledAt(members, total), 4 * HEARTBEAT_MS);
 
   const leaderIndex = (): Promise<number> =>
     until(
@@ -124,8 +145,7 @@ describe('a group of 5 member processes on a 3-member skein cluster', () => {
   });
 
   test(`kill -9 of a member: the other 4 settle at 1..4 of 4 within TTL + settle + 1 s (${CRASH_BOUND_MS} ms)`, async (t) => {
-    const prior = settledAt(members, 5);
-    assert.ok(prior !== undefined, 'the group is not settled at the start');
+    const prior = await settledSoon(5);
     const victim = members[2]!;
     const victimIndex = [...victim.latest.values()][0]!.index!;
     const killedAt = Date.now();
@@ -149,15 +169,16 @@ describe('a group of 5 member processes on a 3-member skein cluster', () => {
   });
 
   test('kill -9 of the coordinator leader: nobody is renumbered and the group stays SETTLED', async (t) => {
-    const baseline = settledAt(members, 4);
-    assert.ok(baseline !== undefined, 'the group is not settled at the start');
+    const baseline = await settledSoon(4);
     const generation = baseline[0]!.generation;
     const historyAt = members.map((m) => m.history.length);
     const leader = await leaderIndex();
     const killedAt = Date.now();
     await cluster.kill(leader);
     const newLeader = await leaderIndex();
+    const newLeaderSeenAt = Date.now();
     assert.notEqual(newLeader, leader);
+    t.diagnostic(`a new leader answered ${newLeaderSeenAt - killedAt} ms after the kill`);
     // Long enough for anything the failover could cause to show: every session's TTL on the new
     // leader (a fresh one at takeover) and then a settle period, with a margin.
     // Meanwhile every surviving server's own copy of the group must stay SETTLED at `generation`.
@@ -172,6 +193,7 @@ describe('a group of 5 member processes on a 3-member skein cluster', () => {
       await sleep(100);
     }
     assert.deepEqual([...views], [`SETTLED@${String(generation)}`], 'the servers saw the group change');
+    const now = await settledSoon(4);
     const seen = members.flatMap((m, i) => m.history.slice(historyAt[i]));
     for (const line of seen) {
       if (line.index === null) continue; // cut off from the coordinator for a moment: allowed
@@ -182,28 +204,40 @@ describe('a group of 5 member processes on a 3-member skein cluster', () => {
         `${line.member} was renumbered during the failover`,
       );
     }
-    const now = settledAt(members, 4);
-    assert.ok(now !== undefined, 'not every member has its assignment back');
     assert.equal(now[0]!.generation, generation);
     const view = await client.getGroup(GROUP);
     assert.equal(view?.state, 'SETTLED');
     assert.equal(view.generation, generation);
     assert.equal(view.members.length, 4);
-    // A member is cut off (null) only while no coordinator answers: from the kill until a new
-    // leader answers its heartbeat. That must end before the new leader's fresh session TTL would
-    // (takeover within ~1 s of the kill here), or the member would be evicted.
+    // A member is cut off (null) only while no coordinator answers: from its first heartbeat after
+    // the kill (within one interval of the new leader) until the new leader answers one. That must end before the session TTL the new leader gives
+    // every lease at takeover runs out, or the member would be evicted. Later, shorter cut-offs
+    // happen on a loaded machine (a heartbeat answered more than ¼ interval late, when every
+    // process here is starved for CPU at once); they must end too, and are reported.
     let backAfterMs = 0;
-    for (const line of seen.filter((l) => l.index === null)) {
-      const back = seen.find((l) => l.member === line.member && l.t >= line.t && l.index !== null);
-      assert.ok(back !== undefined, `${line.member} did not get its assignment back`);
-      backAfterMs = Math.max(backAfterMs, back.t - killedAt);
+    for (const member of members.flatMap((m) => [...m.latest.keys()])) {
+      const episodes = cutOffEpisodes(seen.filter((l) => l.member === member));
+      for (const [i, episode] of episodes.entries()) {
+        assert.ok(episode.backAt !== undefined, `${member} did not get its assignment back`);
+        if (i === 0 && episode.from < newLeaderSeenAt + HEARTBEAT_MS) {
+          backAfterMs = Math.max(backAfterMs, episode.backAt - killedAt);
+        } else {
+          t.diagnostic(
+            `${member} was also cut off for ${episode.backAt - episode.from} ms at +${episode.from - killedAt} ms`,
+          );
+        }
+      }
     }
     t.diagnostic(`every member answered again ${backAfterMs} ms after the leader's kill`);
-    assert.ok(backAfterMs < TTL_S * 1000 + 1000, `a member was cut off for ${backAfterMs} ms`);
+    const deadlineMs = newLeaderSeenAt - killedAt + TTL_S * 1000;
+    assert.ok(
+      backAfterMs < deadlineMs,
+      `a member was cut off for ${backAfterMs} ms (limit ${deadlineMs} ms)`,
+    );
   });
 
   test('the next change settles on the new leader: a fifth member joins, the four keep their indexes', async (t) => {
-    const prior = settledAt(members, 4)!;
+    const prior = await settledSoon(4);
     const newcomer = spawnMember();
     await newcomer.ready;
     const joinedAt = Date.now();
