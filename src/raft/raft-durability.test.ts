@@ -21,11 +21,12 @@ class SlowSpyStorage implements RaftStorage {
   durableVote: { term: number; vote: string | null } = { term: 0, vote: null };
   readonly #inner = new MemoryStorage();
   readonly #clock: Clock;
-  readonly #delayMs: number;
+  /** How long each write takes to become durable (a test may slow the disk down midway). */
+  delayMs: number;
 
   constructor(clock: Clock, delayMs: number) {
     this.#clock = clock;
-    this.#delayMs = delayMs;
+    this.delayMs = delayMs;
   }
 
   load(): RecoveredState {
@@ -41,7 +42,7 @@ class SlowSpyStorage implements RaftStorage {
           this.durableIndex = Math.min(this.durableIndex, batch.truncateFrom - 1);
         this.durableVote = { term: this.#inner.hardState.term, vote: this.#inner.hardState.vote };
         resolve();
-      }, this.#delayMs);
+      }, this.delayMs);
     });
   }
 
@@ -139,4 +140,36 @@ test('a sole voter leads only once its new term and self-vote are durable', asyn
   }
   assert.equal(checked, 3, 'solo became leader');
   sim.crash('solo');
+});
+
+test('a follower whose disk writes outlast the election timeout does not depose the leader', async () => {
+  // The leader's quorum is itself and one follower (the third is down); that follower's every
+  // fdatasync takes 3 election timeouts. Its appends are acknowledged late, as they must be, but it
+  // answers heartbeats at once: check-quorum keeps the leader, which commits as the disk allows
+  // instead of stepping down and costing an election per slow write.
+  const storages = new Map<string, SlowSpyStorage>();
+  const sim: RaftSimulation = new RaftSimulation({
+    seed: 11,
+    storage: (id) => {
+      const s = new SlowSpyStorage(sim.clock, 1);
+      storages.set(id, s);
+      return s;
+    },
+  });
+  sim.bootstrap(['a', 'b', 'c']);
+  assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+  const leader = sim.leader()!;
+  const { term } = leader.status();
+  const [slow, down] = ['a', 'b', 'c'].filter((id) => id !== leader.id);
+  sim.crash(down!);
+  const electionTimeoutMs = 10 * 10; // the simulator's 10 ms tick × 10 election ticks
+  storages.get(slow!)!.delayMs = 3 * electionTimeoutMs;
+  for (let i = 0; i < 10; i++) {
+    await sim.settle(leader.enqueue('set', { key: 'k', value: i }), 5_000);
+    assert.equal(sim.leader()?.id, leader.id, `the leader changed after write ${i}`);
+    assert.equal(leader.status().term, term, `a new term began after write ${i}`);
+  }
+  await sim.runFor(10 * electionTimeoutMs);
+  assert.equal(leader.status().term, term);
+  assert.equal(sim.leader()?.id, leader.id);
 });

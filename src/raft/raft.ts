@@ -985,11 +985,16 @@ export class RaftCore {
 
   #send(m: DistributiveOmit<RaftMessage, 'from' | 'clusterId' | 'term'> & { term?: number }): void {
     const full = { term: this.#term, ...m, from: this.id, clusterId: this.#clusterId } as RaftMessage;
-    // Only a leader's replication traffic may go out before its own disk write (thesis §10.2.1);
-    // everything else depends on state that must be durable first.
+    // A leader's replication traffic may go out before its own disk write (thesis §10.2.1), and so
+    // may a heartbeat's answer: it acknowledges no entry and no vote, only that we follow this
+    // leader (a term adopted here and lost in a crash is harmless: we did not vote in it, and any
+    // majority that could commit in an older term includes a voter that persisted the new one).
+    // Holding it behind an fdatasync would let one slow disk write on a follower depose a healthy
+    // leader by check-quorum. Appends' and votes' answers do depend on durable state and wait.
     const early =
       full.type === 'append' ||
       full.type === 'heartbeat' ||
+      full.type === 'heartbeat-response' ||
       full.type === 'timeout-now' ||
       full.type === 'propose' ||
       full.type === 'read-index' ||
