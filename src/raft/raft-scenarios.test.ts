@@ -297,6 +297,46 @@ describe('membership changes (§6)', () => {
     }
   });
 
+  test('a member that lost its commit of a removal in a crash learns it from the removed voter', () => {
+    // a removes b. b holds the leave-joint entry and an entry after it, and knows the removal
+    // committed; a crashes with only the leave-joint entry durable and its commit index still at
+    // the enter-joint entry, so it restarts in the joint configuration and needs b's vote. b
+    // refuses (its log is longer) and, removed, never campaigns. The vote's answer carries b's
+    // commit index and term there; a's entry matches, so a commits the removal and wins alone.
+    const c = new ManualCluster(['a', 'b']);
+    c.elect('a');
+    const a = c.core('a');
+    const enter = a.propose([
+      { kind: EntryKind.Config, data: { type: 'enter-joint', voters: { a: addressOf('a') }, learners: {} } },
+    ]);
+    assert.ok(enter.ok);
+    c.run();
+    const leaveIndex = a.log.lastIndex;
+    assert.equal(a.log.entry(leaveIndex)?.kind, EntryKind.Config, 'the leader appended leave-joint');
+    const enterIndex = leaveIndex - 1;
+    c.propose('a', 'after-removal');
+    c.run();
+    assert.deepEqual(Object.keys(c.core('b').config.voters), ['a'], 'b applied its removal');
+    assert.ok(c.core('b').log.commitIndex >= leaveIndex);
+    // a's crash: the leave-joint entry durable, the write after it and the commit past enter-joint lost.
+    const entries = [];
+    for (let i = 1; i <= leaveIndex; i++) entries.push(a.log.entry(i)!);
+    const restarted = new RaftCore(
+      { id: 'a', random: new Random(99), preVote: false, checkQuorum: false },
+      {
+        hardState: { term: a.term, vote: a.vote, commit: enterIndex, clusterId: a.clusterId },
+        entries,
+      },
+    );
+    c.cores.set('a', restarted);
+    assert.ok(Object.keys(restarted.config.outgoing).includes('b'), 'a restarts in the joint configuration');
+    c.elect('a');
+    assert.deepEqual(Object.keys(restarted.config.voters), ['a']);
+    c.propose('a', 'again');
+    c.run();
+    assert.equal(restarted.log.commitIndex, restarted.log.lastIndex);
+  });
+
   test('a learner is promoted only once it has caught up', async () => {
     const sim = new RaftSimulation({ seed: 32, nodeOptions: { maxLearnerLagEntries: 5 } });
     sim.bootstrap(['a', 'b', 'c']);

@@ -398,14 +398,43 @@ export class RaftCore {
       // A granted pre-vote answers in the candidate's future term; anything else in ours.
       term: preVote && granted ? m.term : this.#term,
       granted,
+      ...this.#committedPrefixFor(m.lastIndex),
     });
+  }
+
+  /** What a vote's answer tells the candidate is committed: up to its last index, with our term there. */
+  #committedPrefixFor(candidateLastIndex: number): { commit: number; commitTerm: number } {
+    const commit = Math.min(this.log.commitIndex, candidateLastIndex);
+    return { commit, commitTerm: this.log.term(commit) ?? 0 };
   }
 
   #handleVoteResponse(m: VoteResponse): void {
     const expected = this.#role === Role.PreCandidate ? 'pre-vote-response' : 'vote-response';
     if (m.type !== expected || (this.#role !== Role.PreCandidate && this.#role !== Role.Candidate)) return;
+    this.#learnCommit(m.commit, m.commitTerm);
+    if (!this.#promotable()) {
+      // What we just learned committed removed us (or made us a learner): no campaign.
+      this.#becomeFollower(this.#term, null);
+      return;
+    }
     this.#votes.set(m.from, m.granted);
     this.#tallyElection(this.#role === Role.PreCandidate ? 'pre-vote' : 'vote');
+  }
+
+  /**
+   * A voter's commit index, if our entry there has the same term: then our logs agree up to it
+   * (log matching) and it is committed. Without this, a node that crashed before its commit of a
+   * removal was durable comes back in the joint configuration, needing the vote of the removed
+   * member — which refuses it when it holds entries the crash lost, and never campaigns itself:
+   * no leader, ever (found by the simulator with commit notices sent later than today; the
+   * membership scenario test replays it). The tally that follows counts the votes under the
+   * configuration this commit may bring; if that removed us, the campaign ends.
+   */
+  #learnCommit(commit: number | undefined, commitTerm: number | undefined): void {
+    if (typeof commit !== 'number' || typeof commitTerm !== 'number' || commitTerm <= 0) return;
+    if (commit <= this.log.commitIndex || commit > this.log.lastIndex) return;
+    if (this.log.term(commit) !== commitTerm) return;
+    this.#commitTo(commit);
   }
 
   #becomeFollower(term: number, leaderId: NodeId | null): void {

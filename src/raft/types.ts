@@ -102,6 +102,14 @@ export interface VoteRequest extends Envelope {
 export interface VoteResponse extends Envelope {
   readonly type: 'vote-response' | 'pre-vote-response';
   readonly granted: boolean;
+  /**
+   * The voter's commit index (capped at the candidate's last index) and the voter's term at that
+   * index. A candidate whose entry there has that term holds the same committed prefix (log
+   * matching) and may commit it: one that lost its own commit index in a crash learns of a
+   * configuration change it can no longer be elected without. Absent from older peers.
+   */
+  readonly commit?: number;
+  readonly commitTerm?: number;
 }
 
 export interface AppendRequest extends Envelope {
