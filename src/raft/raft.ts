@@ -426,8 +426,8 @@ export class RaftCore {
    * (log matching) and it is committed. Without this, a node that crashed before its commit of a
    * removal was durable comes back in the joint configuration, needing the vote of the removed
    * member — which refuses it when it holds entries the crash lost, and never campaigns itself:
-   * no leader, ever (found by the simulator with commit notices sent later than today; the
-   * membership scenario test replays it). The tally that follows counts the votes under the
+   * no leader, ever (found by the simulator once commit notices could wait, `commitNoticeDelayMs`;
+   * the membership scenario test replays it). The tally that follows counts the votes under the
    * configuration this commit may bring; if that removed us, the campaign ends.
    */
   #learnCommit(commit: number | undefined, commitTerm: number | undefined): void {
