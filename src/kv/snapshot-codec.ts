@@ -31,8 +31,9 @@ const FIELDS_PER_VERSION = 5;
 
 /**
  * What a snapshot holds, copied out of the state: pointer copies only (the KeyValue objects are
- * immutable), 20–40 ms for 100,000 keys with 200,000 versions where encoding them takes 170–700 ms. Writes and
- * compactions applied afterwards do not touch it, so it can be encoded later, a frame at a time.
+ * immutable), 20–40 ms for 100,000 keys with 200,000 versions, where encoding them takes
+ * 170–700 ms. Writes and compactions applied afterwards do not touch it, so it can be encoded
+ * later, a frame at a time.
  */
 export interface SnapshotCapture {
   readonly header: readonly unknown[];

@@ -279,7 +279,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       clock: this.#clock,
       defer: this.#defer,
       send: (notice) => {
-        if (!this.#stopped) this.#transport.send(notice.to, notice);
+        this.#transport.send(notice.to, notice); // stop() closes the notices first
       },
       delayMs: options.commitNoticeDelayMs ?? 5,
     });

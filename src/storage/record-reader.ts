@@ -63,7 +63,7 @@ export async function* readRecordsFrom(
 }
 
 /** The payload length in the header at `at`, or null when the header is not all in `block`. */
-function headerLength(block: Uint8Array, at: number): number | null {
+export function headerLength(block: Uint8Array, at: number): number | null {
   if (at + recordHeaderBytes > block.byteLength) return null;
   return (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
 }

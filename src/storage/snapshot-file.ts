@@ -1,7 +1,7 @@
 import { decode, encode } from '../core/codec.ts';
 import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
 import { corruptError, StorageErrorCode } from './errors.ts';
-import { readRecordsFrom, recordReadBlockBytes } from './record-reader.ts';
+import { headerLength, readRecordsFrom, recordReadBlockBytes } from './record-reader.ts';
 import { SkeinError } from '../core/errors.ts';
 import {
   readRecord,
@@ -264,9 +264,9 @@ export async function* readSnapshotChunks(
  * start, one record in eight read twice with 1 MiB records in 8 MiB blocks.
  */
 async function wholeRecordsBlockBytes(reader: DiskReader, firstData: number): Promise<number> {
-  const header = await reader.read(firstData, recordHeaderBytes);
-  if (header.byteLength < recordHeaderBytes) return recordReadBlockBytes; // readRecordsFrom reports it
-  const recordBytes = recordHeaderBytes + Buffer.from(header.buffer, header.byteOffset, 4).readUInt32LE(0);
+  const length = headerLength(await reader.read(firstData, recordHeaderBytes), 0);
+  if (length === null) return recordReadBlockBytes; // cut short: readRecordsFrom reports it
+  const recordBytes = recordHeaderBytes + length;
   const records = Math.floor(recordReadBlockBytes / recordBytes);
   return records > 0 ? records * recordBytes : recordReadBlockBytes;
 }
