@@ -708,9 +708,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       const { committedEntries, ...rest } = this.#core.ready();
       const ready: Ready = { ...rest, committedEntries: [] };
       this.#sendAll(ready.messagesNow);
-      // The core hands out only committed entries that are durable here: apply them now rather
-      // than after this batch's write.
-      this.#applyCommitted(committedEntries);
       let written: void | Promise<void>;
       try {
         written = this.#storage.persist(ready);
@@ -718,6 +715,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         this.#fatal(error);
         return;
       }
+      // The core hands out only committed entries that are durable here: apply them now, while
+      // this batch's write is under way (FileStorage has started its fdatasync), not after it.
+      this.#applyCommitted(committedEntries);
       if (written instanceof Promise) {
         this.#persisting = true;
         this.#awaitPersist(ready, written);

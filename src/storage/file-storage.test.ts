@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { hasCode } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import { EntryKind, type Entry } from '../raft/types.ts';
-import type { DiskFile, DiskIO } from './disk.ts';
+import { writeThenSync, type DiskFile, type DiskIO } from './disk.ts';
 import { StorageErrorCode } from './errors.ts';
 import { FileStorage, type FileStorageOptions } from './file-storage.ts';
 import { SimDisk, SimDiskCrashed } from './sim-disk.ts';
@@ -117,7 +121,7 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
     fsyncDir: (d) => sim.fsyncDir(d).then(() => void events.push('fsyncDir')),
     open: async (p, mode): Promise<DiskFile> => {
       const file = await sim.open(p, mode);
-      return {
+      const spied: DiskFile = {
         write: (data, position) => file.write(data, position).then(() => void events.push(`write ${p}`)),
         datasync: async () => {
           if (gate.holding) {
@@ -128,9 +132,11 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
           await file.datasync();
           events.push(`datasync ${p}`);
         },
+        writeAndSync: (data, position) => writeThenSync(spied, data, position),
         truncate: (n) => file.truncate(n),
         close: () => file.close(),
       };
+      return spied;
     },
   };
   const storage = await opened(spy, { maxSegmentBytes: 400 });
@@ -162,6 +168,36 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
   gate.release();
   await pending;
   assert.equal(done, true);
+});
+
+test('on the real disk, persist has written its batch before it returns, so what the caller does next overlaps the fdatasync', async () => {
+  const root = await mkdtemp(join(tmpdir(), 'skein-storage-sync-start-'));
+  try {
+    const storage = new FileStorage(root, { nodeId: 'n1' });
+    await storage.load();
+    const segment = join(root, 'wal-0000000000000001.log');
+    const before = statSync(segment).size;
+    const written = storage.persist(batch(1, 2));
+    // No await yet: the bytes are in the file already (the fdatasync runs in libuv's pool).
+    assert.ok(statSync(segment).size > before, 'the write was left for a later turn');
+    await written;
+    // While one write is in flight the next waits its turn, as before.
+    const first = storage.persist(batch(3, 1));
+    const second = storage.persist(batch(4, 1));
+    const afterFirst = statSync(segment).size;
+    await Promise.all([first, second]);
+    assert.ok(statSync(segment).size > afterFirst, 'the queued batch was written after the first');
+    await storage.close();
+    const reopened = new FileStorage(root, { nodeId: 'n1' });
+    const recovered = await reopened.load();
+    assert.deepEqual(
+      recovered.entries.map((e) => e.index),
+      [1, 2, 3, 4],
+    );
+    await reopened.close();
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
 });
 
 test('a data directory of another node or another cluster is refused', async () => {

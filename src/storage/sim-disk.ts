@@ -1,7 +1,7 @@
 import { basename, dirname } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import type { Random } from '../core/random.ts';
-import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
+import { writeThenSync, type DiskFile, type DiskIO, type DiskReader } from './disk.ts';
 
 /** Options of {@link SimDisk}. */
 export interface SimDiskOptions {
@@ -372,6 +372,10 @@ class SimFile implements DiskFile {
       this.#checkOpen();
       this.#ops.datasync();
     });
+  }
+
+  writeAndSync(data: Uint8Array, position: number): Promise<void> {
+    return writeThenSync(this, data, position);
   }
 
   truncate(sizeBytes: number): Promise<void> {

@@ -5,7 +5,7 @@ import { hasCode } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import { StorageErrorCode } from './errors.ts';
 import { SimDisk } from './sim-disk.ts';
-import type { DiskFile, DiskIO, DiskReader } from './disk.ts';
+import { writeThenSync, type DiskFile, type DiskIO, type DiskReader } from './disk.ts';
 import {
   readSnapshotChunks,
   readSnapshotMeta,
@@ -158,7 +158,7 @@ function watchedDisk(disk: DiskIO, events: string[], sync: (done: Promise<void>)
   return Object.assign(Object.create(disk) as DiskIO, {
     open: async (p: string, mode: 'create' | 'existing'): Promise<DiskFile> => {
       const file = await disk.open(p, mode);
-      return {
+      const watched: DiskFile = {
         write: (data: Uint8Array, position: number) => {
           events.push('write');
           return file.write(data, position);
@@ -168,9 +168,11 @@ function watchedDisk(disk: DiskIO, events: string[], sync: (done: Promise<void>)
           await sync(file.datasync());
           events.push('sync done');
         },
+        writeAndSync: (data: Uint8Array, position: number) => writeThenSync(watched, data, position),
         truncate: (bytes: number) => file.truncate(bytes),
         close: () => file.close(),
       };
+      return watched;
     },
   });
 }
