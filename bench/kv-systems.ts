@@ -63,11 +63,14 @@ async function startSkein(options: StartOptions): Promise<RunningSystem> {
     ...(options.skeinConnections !== undefined ? { connectionsPerEndpoint: options.skeinConnections } : {}),
   });
   const status = await client.status();
-  const leaderName = status.members.find((m) => m.id === status.leader)?.name ?? '?';
+  const leaderMember = status.members.find((m) => m.id === status.leader);
+  const leaderName = leaderMember?.name ?? '?';
   const pid = childProcesses().find((c) => c.cmdline.includes(`--name ${leaderName} `))?.pid;
   return {
     name: 'skein',
-    leader: `${leaderName} at ${client.endpoint} (pid ${String(pid)})`,
+    // A client that connected before the leader published its URL starts on a follower and moves
+    // to the leader at its first answer (the skein-leader header).
+    leader: `${leaderName} at ${leaderMember?.clientUrl || '?'} (pid ${String(pid)}), client starting at ${client.endpoint}`,
     put: (key, value) => client.put({ key, value }),
     get: (key) => client.get(key),
     stop: async () => {

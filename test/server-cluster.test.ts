@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeFileSync } from 'node:fs';
-import { connect, type SkeinClient } from '../src/client/skein-client.ts';
+import { connect, SkeinClient } from '../src/client/skein-client.ts';
 import { keepLease } from '../src/client/lease-keeper.ts';
 import type { WatchEvent } from '../src/kv/types.ts';
 import { freePort, startSkeinCluster, type SkeinCluster } from './support/skein-cluster.ts';
@@ -187,6 +187,34 @@ describe('a 3-member skein cluster of real processes', () => {
     if (members.some((m) => m.id === 'intruder'))
       await client.removeMember('intruder').catch(() => undefined);
     await client.removeMember('m4');
+  });
+
+  test('a follower names the leader in skein-leader, and a client sending to a follower moves to the leader', async () => {
+    const leader = await leaderIndex();
+    const follower = (leader + 1) % 3;
+    const put = async (i: number): Promise<Response> =>
+      await fetch(`${cluster.clientUrls[i]}/v1/kv/put`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ key: 'hint', value: String(i) }),
+      });
+    const viaFollower = await put(follower);
+    assert.equal(viaFollower.status, 200);
+    assert.equal(viaFollower.headers.get('skein-leader'), cluster.clientUrls[leader]);
+    const viaLeader = await put(leader);
+    assert.equal(viaLeader.status, 200);
+    assert.equal(viaLeader.headers.get('skein-leader'), null);
+    // A client that starts on the follower (no refreshLeader at connect) follows the header.
+    const stray = new SkeinClient({
+      endpoints: [cluster.clientUrls[follower]!, cluster.clientUrls[leader]!],
+    });
+    try {
+      assert.equal(stray.endpoint, cluster.clientUrls[follower]);
+      await stray.put({ key: 'hint', value: 'stray' });
+      assert.equal(stray.endpoint, cluster.clientUrls[leader]);
+    } finally {
+      await stray.close();
+    }
   });
 
   test('SIGTERM on the leader transfers leadership and exits cleanly', async () => {

@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import { SkeinError } from '../core/errors.ts';
+import { LEADER_URL_HEADER } from '../kv/types.ts';
 
 export interface EndpointsOptions {
   readonly endpoints: readonly string[];
@@ -63,6 +64,16 @@ export class Endpoints {
     this.#preferred = index;
   }
 
+  /**
+   * A member that does not lead named the leader's URL: send there from now on. A URL that does
+   * not parse is ignored, not thrown: the answer it came with is still good.
+   */
+  #followLeader(url: string): void {
+    if (!URL.canParse(url)) return;
+    const { protocol } = new URL(url);
+    if (protocol === 'http:' || protocol === 'https:') this.prefer(url);
+  }
+
   /** Move to the next member after a failure. */
   rotate(failed: string): void {
     if (this.preferred === failed) this.#preferred = (this.#preferred + 1) % this.#urls.length;
@@ -96,6 +107,8 @@ export class Endpoints {
         cause: error,
       });
     }
+    const leaderUrl = answer.headers[LEADER_URL_HEADER];
+    if (typeof leaderUrl === 'string') this.#followLeader(leaderUrl);
     const type = answer.headers['content-type'];
     const json = typeof type === 'string' && type.startsWith('application/json');
     return {

@@ -205,6 +205,12 @@ export interface MemberInfo {
   readonly learner: boolean;
 }
 
+/**
+ * HTTP response header by which a member that does not lead names the leader's client URL, so
+ * that clients move their requests there (a write sent to a follower costs one more hop).
+ */
+export const LEADER_URL_HEADER = 'skein-leader';
+
 export interface StatusResponse {
   readonly id: string;
   readonly name: string;

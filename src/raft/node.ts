@@ -523,6 +523,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     };
   }
 
+  /** The member this node takes for the leader (itself when it leads), or null while none is known. */
+  get leaderId(): NodeId | null {
+    return this.#core.leaderId;
+  }
+
   /** The underlying core, for invariant checkers and diagnostics. Do not mutate it. */
   get core(): RaftCore {
     return this.#core;

@@ -1,11 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { SkeinError } from '../core/errors.ts';
+import { LEADER_URL_HEADER } from '../kv/types.ts';
 import type { ServerContext } from './context.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { errorBody, httpStatusOf, unwrapError } from './http-errors.ts';
 import { registerGroupRoutes } from './group-routes.ts';
 import { registerKvRoutes } from './kv-routes.ts';
+import { publishedClientUrl } from './leader-client.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
 import { registerWatchRoute } from './watch-route.ts';
 
@@ -56,6 +58,9 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
         );
       return;
     }
+    // Clients follow this to the leader: a write sent here costs one more hop.
+    const leaderUrl = request.url.startsWith('/v1/') ? leaderUrlElsewhere(ctx) : undefined;
+    if (leaderUrl !== undefined) void reply.header(LEADER_URL_HEADER, leaderUrl);
     done();
   });
 
@@ -135,4 +140,11 @@ function translateFastifyError(error: unknown): unknown {
     return new SkeinError('SKEIN_INVALID_ARGUMENT', e.message ?? 'bad request');
   }
   return error;
+}
+
+/** The leader's client URL when another member leads and has published it, else undefined. */
+function leaderUrlElsewhere(ctx: ServerContext): string | undefined {
+  const leaderId = ctx.node.leaderId;
+  if (leaderId === null || leaderId === ctx.node.id) return undefined;
+  return publishedClientUrl(ctx.store, leaderId);
 }

@@ -11,6 +11,12 @@ export interface LeaderClientOptions {
   readonly timeoutMs: number;
 }
 
+/** The client URL member `memberId` published in the replicated store, or undefined before it has. */
+export function publishedClientUrl(store: KvStore, memberId: string): string | undefined {
+  const url = store.members().find((m) => m.id === memberId)?.clientUrl;
+  return url === undefined || url === '' ? undefined : url;
+}
+
 /**
  * Forwards the few requests only the leader can answer (lease keepalive and time-to-live) to the
  * leader's client URL, which every member publishes in the replicated store.
@@ -33,8 +39,8 @@ export class LeaderClient {
     const leaderId = this.#node.status().leaderId;
     if (leaderId === null)
       throw new SkeinError('SKEIN_NO_LEADER', 'no leader is known right now; retry after an election');
-    const url = this.#store.members().find((m) => m.id === leaderId)?.clientUrl;
-    if (url === undefined || url === '') {
+    const url = publishedClientUrl(this.#store, leaderId);
+    if (url === undefined) {
       throw new SkeinError(
         'SKEIN_UNAVAILABLE',
         `leader ${leaderId} has not published its client URL yet; retry`,
