@@ -70,7 +70,7 @@ async function startSkein(options: StartOptions): Promise<RunningSystem> {
     name: 'skein',
     // A client that connected before the leader published its URL starts on a follower and moves
     // to the leader at its first answer (the skein-leader header).
-    leader: `${leaderName} at ${leaderMember?.clientUrl || '?'} (pid ${String(pid)}), client starting at ${client.endpoint}`,
+    leader: `${leaderName} at ${leaderMember?.clientUrl || '(URL not published yet)'} (pid ${String(pid)}), client starting at ${client.endpoint}`,
     put: (key, value) => client.put({ key, value }),
     get: (key) => client.get(key),
     stop: async () => {
