@@ -46,6 +46,10 @@ export function registerServerCommand(program: Command): void {
       `revisions of history kept, 0 = all (default ${ServerDefaults.autoCompactionRevisions})`,
     )
     .option(
+      '--snapshot-every-entries <n>',
+      `snapshot the state after this many log entries (default ${ServerDefaults.snapshotEveryEntries})`,
+    )
+    .option(
       '--watch-progress-interval-ms <ms>',
       `progress notifications (default ${ServerDefaults.watchProgressIntervalMs})`,
     )

@@ -90,6 +90,7 @@ export async function startServer(
       storage: new FileStorage(join(config.dataDir, 'raft'), { nodeId: config.name, logger }),
       tickIntervalMs: config.tickIntervalMs,
       electionTicks: config.electionTicks,
+      snapshotEveryEntries: config.snapshotEveryEntries,
       requestTimeoutMs: config.requestTimeoutMs,
       clock,
       logger,

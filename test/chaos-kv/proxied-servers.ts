@@ -73,6 +73,9 @@ export class ProxiedServers {
         ...['--initial-cluster', initialCluster, '--cluster-secret-file', secretFile],
         ...['--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks)],
         ...['--request-timeout-ms', String(o.requestTimeoutMs), '--log-level', o.logLevel],
+        // Far below the default (100,000), so that a run snapshots, compacts and installs
+        // snapshots on restarted members under the faults too.
+        ...['--snapshot-every-entries', '1000'],
       ];
       return { name, clientUrl: `http://127.0.0.1:${client}`, args, child: null, paused: false, log: [] };
     });
