@@ -919,6 +919,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         this.#logger.info({ index: applied, ms: Math.round(this.#clock.now() - started) }, 'snapshot taken');
       })
       .catch((error: unknown) => {
+        // An I/O error in the rename leaves the storage refusing every later write: stop now, as
+        // a failed log write does, rather than linger (perhaps as leader) until the next write.
+        if (hasCode(error, 'SKEIN_STORAGE_FAILED')) {
+          this.#fatal(error);
+          return;
+        }
         this.#logger.error({ err: error, index: applied }, 'snapshot failed; the log is kept');
       })
       .finally(() => {

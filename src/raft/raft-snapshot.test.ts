@@ -1,5 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Random } from '../core/random.ts';
+import { FileStorage } from '../storage/file-storage.ts';
+import { SimDisk } from '../storage/sim-disk.ts';
 import { RaftSimulation, addressOf, kvMachine } from '../testing/raft-sim.ts';
 
 type Kv = ReturnType<typeof kvMachine>['state'];
@@ -34,6 +37,46 @@ async function writeMany(sim: RaftSimulation, count: number, from = 0): Promise<
 }
 
 describe('snapshots and log compaction (§7)', () => {
+  test('a snapshot whose rename fails with an I/O error stops the node at once, as a failed log write does', async () => {
+    // The storage refuses every write after such an error. Before, the node lingered until its
+    // next write (a follower with no new entries: indefinitely). Seed 80205 of the random
+    // schedules picked such a node as the survivor of a disaster, and its solo() failed.
+    const renameFailed: { atMs: number | null } = { atMs: null };
+    const sim = new RaftSimulation({
+      seed: 75,
+      nodeOptions: { snapshotEveryEntries: 20, keepEntriesAfterSnapshot: 5 },
+      storage: (id) => {
+        const disk = new SimDisk({ random: new Random(1) }).view();
+        const failing = {
+          ...disk,
+          rename: async (from: string, to: string): Promise<void> => {
+            if (id === 'a' && to.endsWith('snapshot.snap') && renameFailed.atMs === null) {
+              renameFailed.atMs = sim.clock.now();
+              throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+            }
+            await disk.rename(from, to);
+          },
+        };
+        return new FileStorage(`/data/${id}`, { nodeId: id, disk: failing });
+      },
+    });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    for (let i = 0; renameFailed.atMs === null && i < 100; i++) {
+      const leader = sim.leader();
+      assert.ok(leader !== undefined, 'a leader');
+      await sim.settle(leader.enqueue('set', { key: `k${i % 5}`, value: i }));
+    }
+    assert.ok(renameFailed.atMs !== null, "a's snapshot was attempted");
+    // No more writes: only a stop caused by the failure itself takes a down.
+    await sim.runFor(1_000);
+    assert.equal(
+      sim.liveNodes().some((n) => n.id === 'a'),
+      false,
+      'a still runs on a storage that refuses writes',
+    );
+  });
+
   test('the log is compacted behind periodic snapshots', async () => {
     const sim = snapshotSim(71);
     sim.bootstrap(['a', 'b', 'c']);
