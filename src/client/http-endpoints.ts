@@ -65,13 +65,15 @@ export class Endpoints {
   }
 
   /**
-   * A member that does not lead named the leader's URL: send there from now on. A URL that does
-   * not parse is ignored, not thrown: the answer it came with is still good.
+   * A member that does not lead named the leader's URL: send there from now on. A URL `prefer`
+   * refuses (not an http(s) URL) is ignored, not thrown: the answer it came with is still good.
    */
   #followLeader(url: string): void {
-    if (!URL.canParse(url)) return;
-    const { protocol } = new URL(url);
-    if (protocol === 'http:' || protocol === 'https:') this.prefer(url);
+    try {
+      this.prefer(url);
+    } catch {
+      // keep the member we have
+    }
   }
 
   /** Move to the next member after a failure. */

@@ -36,7 +36,7 @@ export class LeaderClient {
   }
 
   async post(path: string, body: unknown): Promise<unknown> {
-    const leaderId = this.#node.status().leaderId;
+    const leaderId = this.#node.leaderId;
     if (leaderId === null)
       throw new SkeinError('SKEIN_NO_LEADER', 'no leader is known right now; retry after an election');
     const url = publishedClientUrl(this.#store, leaderId);
