@@ -34,6 +34,8 @@ export interface StartOptions {
   readonly cpuProfDir?: string | undefined;
   /** skein only: sockets per member (skein/client's connectionsPerEndpoint); the client's default when unset. */
   readonly skeinConnections?: number | undefined;
+  /** skein only: false sends every request over HTTP (skein/client's `rpc` option); default true. */
+  readonly skeinRpc?: boolean;
 }
 
 export async function startSystem(name: SystemName, options: StartOptions): Promise<RunningSystem> {
@@ -61,6 +63,7 @@ async function startSkein(options: StartOptions): Promise<RunningSystem> {
   const client = await connect({
     endpoints: cluster.clientUrls,
     ...(options.skeinConnections !== undefined ? { connectionsPerEndpoint: options.skeinConnections } : {}),
+    rpc: options.skeinRpc ?? true,
   });
   const status = await client.status();
   const leaderMember = status.members.find((m) => m.id === status.leader);

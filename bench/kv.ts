@@ -11,7 +11,8 @@
  *
  *   npm run bench:kv -- [--duration-ms 20000] [--warmup-ms 1000] [--inflight 1,64,256] [--members 3,1]
  *                       [--runs 1] [--skip-etcd] [--only put|read] [--cpu-prof-dir dir]
- *                       [--skein-connections n]   (sockets per member for skein/client; its default 16)
+ *                       [--skein-connections n]   (HTTP sockets per member for skein/client; its default 64)
+ *                       [--skein-http]            (skein/client without its RPC channel: kv over HTTP too)
  *
  * --cpu-prof-dir profiles every skein member (V8 .cpuprofile per process; the leader's pid is
  * printed); summarize one with `node --import tsx bench/lib/cpu-profile-summary.ts <file>`. To
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     'key-space': { type: 'string', default: '100000' },
     'cpu-prof-dir': { type: 'string' },
     'skein-connections': { type: 'string' },
+    'skein-http': { type: 'boolean', default: false },
   },
 });
 
@@ -109,7 +111,8 @@ async function main(): Promise<void> {
       `closed loop in one Node process (node ${process.version}), 8-byte keys (${keySpace.toLocaleString('en-US')}), ` +
       `256-byte values; in flight ${levels.join(', ')}; ${ops.join(' + ')}; ` +
       `median of ${String(runs)} run(s) × ${String(durationMs)} ms after ${String(warmupMs)} ms warm-up.\n` +
-      `skein via skein/client (${skeinConnections === undefined ? 'its default sockets per member' : `${String(skeinConnections)} sockets per member`}), ` +
+      `skein via skein/client (${values['skein-http'] ? 'HTTP only, no RPC channel' : 'kv over its RPC channel'}; ` +
+      `${skeinConnections === undefined ? 'its default HTTP sockets per member' : `${String(skeinConnections)} HTTP sockets per member`}), ` +
       'etcd via npm etcd3 (given the leader URL); reads are linearizable.\n' +
       'NOTE: this machine is shared and noisy; compare skein with etcd within one run, not across runs.\n' +
       loadLine('at start'),
@@ -122,6 +125,7 @@ async function main(): Promise<void> {
           members,
           cpuProfDir: name === 'skein' ? values['cpu-prof-dir'] : undefined,
           skeinConnections: skeinConnections,
+          skeinRpc: !values['skein-http'],
         });
         console.log(
           `run ${String(run + 1)}/${String(runs)}: ${name}, ${String(members)} member(s), leader ${system.leader}`,

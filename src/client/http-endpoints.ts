@@ -1,6 +1,10 @@
 import { Pool, type Dispatcher } from 'undici';
 import { SkeinError } from '../core/errors.ts';
 import { LEADER_URL_HEADER } from '../kv/types.ts';
+import { NotSentError } from './not-sent-error.ts';
+import { RpcChannel } from './rpc-channel.ts';
+
+export { NotSentError } from './not-sent-error.ts';
 
 export interface EndpointsOptions {
   readonly endpoints: readonly string[];
@@ -10,6 +14,8 @@ export interface EndpointsOptions {
   readonly requestTimeoutMs: number;
   /** TLS options for https:// endpoints (a private CA, say). */
   readonly tls?: { readonly ca?: string | Buffer };
+  /** Send the kv requests over the RPC channel (kv/rpc-protocol.ts) where the member offers it. */
+  readonly rpc: boolean;
 }
 
 /** An answer from a member: a JSON body with a status. */
@@ -18,9 +24,6 @@ export interface HttpAnswer {
   readonly body: unknown;
 }
 
-/** The request never reached a member (nothing can have been applied): safe to retry anything. */
-export class NotSentError extends SkeinError {}
-
 /**
  * The members a client talks to, one connection pool each. `preferred` is where requests go
  * first: the leader when known (a write sent to a follower costs one more hop), else the first
@@ -28,6 +31,7 @@ export class NotSentError extends SkeinError {}
  */
 export class Endpoints {
   readonly #pools = new Map<string, Pool>();
+  readonly #channels = new Map<string, RpcChannel>();
   readonly #urls: string[];
   /** Headers of requests with a JSON body, and of those without one (a DELETE must not claim JSON). */
   readonly #jsonHeaders: Record<string, string>;
@@ -89,6 +93,13 @@ export class Endpoints {
     body: unknown,
     timeoutMs = this.#options.requestTimeoutMs,
   ): Promise<HttpAnswer> {
+    if (method === 'POST' && this.#options.rpc) {
+      const answer = await this.#channel(url).request(path, body, timeoutMs);
+      if (answer !== null) {
+        if (answer.leaderUrl !== null) this.#followLeader(answer.leaderUrl);
+        return { status: answer.status, body: answer.body };
+      }
+    }
     let answer: Dispatcher.ResponseData;
     try {
       answer = await this.#pool(url).request({
@@ -139,8 +150,19 @@ export class Endpoints {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#channels.values()].map((channel) => channel.close()));
+    this.#channels.clear();
     await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     this.#pools.clear();
+  }
+
+  #channel(url: string): RpcChannel {
+    let channel = this.#channels.get(url);
+    if (channel === undefined) {
+      channel = new RpcChannel({ url, pool: this.#pool(url), headers: this.#plainHeaders });
+      this.#channels.set(url, channel);
+    }
+    return channel;
   }
 
   #pool(url: string): Pool {

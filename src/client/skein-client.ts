@@ -35,6 +35,13 @@ export interface ConnectOptions {
   readonly connectionsPerEndpoint?: number;
   /** For https:// endpoints signed by a private CA. */
   readonly tls?: { readonly ca?: string | Buffer };
+  /**
+   * Send kv requests (put, range, delete, txn, compact) over the RPC channel: one upgraded
+   * connection per member, framed JSON, many requests in flight (docs/http-api.md). Same answers
+   * and errors as over HTTP, about 0.6 ms less per request on a busy 2-core machine. Default true;
+   * false sends everything over plain HTTP.
+   */
+  readonly rpc?: boolean;
 }
 
 /** Error codes after which the member did not apply the request (so any request may be retried). */
@@ -78,6 +85,7 @@ export class SkeinClient implements CoordinationStore {
       token: options.token,
       connectionsPerEndpoint: options.connectionsPerEndpoint ?? 64,
       requestTimeoutMs: this.#timeoutMs,
+      rpc: options.rpc ?? true,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
   }

@@ -1,4 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { SkeinError } from '../core/errors.ts';
 import { LEADER_URL_HEADER } from '../kv/types.ts';
@@ -6,10 +8,15 @@ import type { ServerContext } from './context.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { errorBody, httpStatusOf, unwrapError } from './http-errors.ts';
 import { registerGroupRoutes } from './group-routes.ts';
-import { registerKvRoutes } from './kv-routes.ts';
+import { kvOps } from './kv-ops.ts';
 import { publishedClientUrl } from './leader-client.ts';
 import { registerLeaseRoutes } from './lease-routes.ts';
+import { RpcServer } from './rpc-server.ts';
+import { registerUnaryRoutes } from './unary-routes.ts';
 import { registerWatchRoute } from './watch-route.ts';
+
+/** How long a stopping member waits for RPC answers in flight before cutting the connections. */
+const rpcCloseGraceMs = 5_000;
 
 export interface HttpAppOptions {
   readonly https?: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer };
@@ -92,11 +99,27 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
       );
   });
 
-  registerKvRoutes(app, ctx);
+  const kv = kvOps(ctx);
+  registerUnaryRoutes(app, kv);
   registerLeaseRoutes(app, ctx);
   registerGroupRoutes(app, ctx);
   registerWatchRoute(app, ctx);
   registerClusterRoutes(app, ctx);
+
+  // skein/client's fast path for the same kv ops (see kv/rpc-protocol.ts).
+  const rpc = new RpcServer({
+    ctx,
+    ops: kv,
+    authorized: (header) => ctx.authToken === undefined || authorized(header, ctx.authToken),
+    leaderUrl: () => leaderUrlElsewhere(ctx),
+  });
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    rpc.handleUpgrade(request, socket, head);
+  });
+  // Upgraded sockets are no longer the HTTP server's: end them, or closing would wait for them.
+  app.addHook('preClose', async () => {
+    await rpc.close(rpcCloseGraceMs);
+  });
   return app;
 }
 

@@ -16,6 +16,8 @@ export interface ServerMetrics {
     readonly leases: Gauge;
     readonly watches: Gauge;
   };
+  /** Open RPC-channel connections (kept up to date by the RPC server, not at scrape time). */
+  readonly rpcConnections: Gauge;
 }
 
 export function createServerMetrics(collect: (m: ServerMetrics['gauges']) => void): ServerMetrics {
@@ -45,15 +47,16 @@ export function createServerMetrics(collect: (m: ServerMetrics['gauges']) => voi
   return {
     registry,
     gauges,
+    rpcConnections: gauge('skein_rpc_connections', 'Open RPC-channel connections (skein/client)'),
     requests: new Counter({
       name: 'skein_http_requests_total',
-      help: 'HTTP requests by route and status',
+      help: 'Client requests (HTTP and the RPC channel) by route and status',
       labelNames: ['route', 'status'],
       registers: [registry],
     }),
     requestSeconds: new Histogram({
       name: 'skein_http_request_seconds',
-      help: 'HTTP request latency by route',
+      help: 'Client request latency (HTTP and the RPC channel) by route',
       labelNames: ['route'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
       registers: [registry],
