@@ -11,11 +11,13 @@
  *      (started over IPC with the `load` control command) so IPC is not what gets measured.
  *
  * A commit is counted when `enqueue` resolves on the leader: the entry is committed by a quorum
- * and applied to the leader's key-value map. Latency is enqueue → resolve. Storage is in memory
- * (durable storage is not wired in yet), so no fsync is included. Each figure is the median of
- * `--runs` runs of `--duration-ms` after `--warmup-ms`.
+ * and applied to the leader's key-value map. Latency is enqueue → resolve. Storage is in memory,
+ * so no fsync is included, except with `--durable`: then the tcp runs are repeated with each
+ * process on its own data directory (FileStorage, one fdatasync per batch), and the durable/in-memory
+ * ratios are printed with the p50 of one fdatasync on this disk (alone, and three at once). Each
+ * figure is the median of `--runs` runs of `--duration-ms` after `--warmup-ms`.
  *
- *   npm run bench:raft -- [--mode all|core|inproc|tcp] [--duration-ms 2000] [--warmup-ms 500] [--runs 3]
+ *   npm run bench:raft -- [--mode all|core|inproc|tcp] [--durable] [--duration-ms 2000] [--warmup-ms 500] [--runs 3]
  *                         [--outstanding 1,64,256] [--payload-bytes 256] [--delivery immediate|microtask]
  *                         [--cpu-prof] [--cpu-prof-dir dir]   (tcp: profile the member processes;
  *                         for the in-process mode run node itself with --cpu-prof)
