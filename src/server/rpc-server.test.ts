@@ -93,6 +93,18 @@ async function openOk(baseUrl: string, headers: Record<string, string> = {}): Pr
   return rpc;
 }
 
+/** Wait until the member reports `count` open RPC connections (its sockets really closed). */
+async function waitForConnections(baseUrl: string, count: number): Promise<void> {
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+    last = /^skein_rpc_connections \d+$/m.exec(metrics)?.[0] ?? 'no gauge';
+    if (last === `skein_rpc_connections ${count}`) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.fail(`expected skein_rpc_connections ${count} within 2 s, last saw ${last}`);
+}
+
 const request = (id: number, path: string, body: unknown): Buffer =>
   encodeRpcFrame(JSON.stringify([id, path, body]));
 
@@ -192,6 +204,8 @@ describe('the RPC channel', () => {
       const metrics = await (await fetch(`${server.clientUrl}/metrics`)).text();
       assert.match(metrics, /^skein_rpc_connections 1$/m);
       assert.match(metrics, /skein_http_requests_total\{route="\/v1\/kv\/put",status="200"\} 50/);
+      rpc.close();
+      await waitForConnections(server.clientUrl, 0);
     } finally {
       rpc.close();
       await stop();
@@ -351,6 +365,8 @@ test('a script that never closes its client still exits: an idle RPC channel doe
       });
     });
     assert.equal(code, 0, 'the script did not exit by itself within 20 s');
+    // The member closes its end once the exited client's end is gone (no half-open leftovers).
+    await waitForConnections(server.clientUrl, 0);
     const metrics = await (await fetch(`${server.clientUrl}/metrics`)).text();
     assert.match(metrics, /skein_http_requests_total\{route="\/v1\/kv\/put",status="200"\} 1/);
   } finally {

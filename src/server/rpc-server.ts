@@ -224,6 +224,11 @@ class RpcConnection {
     socket.on('drain', () => {
       if (!this.#ending) socket.resume();
     });
+    // The HTTP server's sockets allow half-open connections: a client that ends its side (or
+    // exits) would otherwise leave this one open for good. Answer what was read, then end ours.
+    socket.on('end', () => {
+      this.#stopReading();
+    });
     socket.on('error', () => {
       socket.destroy();
     });
