@@ -1,11 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createTcpTransport, type TcpTransport, type TcpTransportOptions } from '../src/transport/index.ts';
 import { captureLogs, stalledListener, waitFor } from '../src/transport/test-kit.ts';
+import { selfSignedCert } from './support/self-signed.ts';
 
 const SECRET = 'test-cluster-secret-0123456789abcdef';
 const LOCAL = { host: '127.0.0.1', port: 0 };
@@ -202,40 +199,12 @@ test('the send buffer stays bounded under a stalled peer, and other peers are un
 });
 
 test('TLS: transports with a shared self-signed certificate exchange messages', async (t) => {
-  let dir: string | undefined;
-  try {
-    dir = mkdtempSync(join(tmpdir(), 'skein-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=skein-test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch (error) {
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    t.skip(`openssl is not available to generate a test certificate (${String(error)}); TLS not tested`);
+  const made = selfSignedCert();
+  if ('unavailable' in made) {
+    t.skip(`${made.unavailable}; TLS not tested`);
     return;
   }
-  const key = readFileSync(join(dir, 'key.pem'));
-  const cert = readFileSync(join(dir, 'cert.pem'));
-  rmSync(dir, { recursive: true, force: true });
+  const { key, cert } = made;
   const tls = { key, cert, ca: cert, requireClientCert: true };
   const bLogs = captureLogs();
   const a = await node('a', { tls });

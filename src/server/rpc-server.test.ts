@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { selfSignedCert } from '../../test/support/self-signed.ts';
 import { connect } from '../client/skein-client.ts';
 import {
   encodeRpcFrame,
@@ -370,6 +372,39 @@ test('a script that never closes its client still exits: an idle RPC channel doe
     const metrics = await (await fetch(`${server.clientUrl}/metrics`)).text();
     assert.match(metrics, /skein_http_requests_total\{route="\/v1\/kv\/put",status="200"\} 1/);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await stop();
+  }
+});
+
+test('over TLS (https:// members): the client puts and reads over the RPC channel, with a private CA', async (t) => {
+  const made = selfSignedCert();
+  if ('unavailable' in made) {
+    t.skip(`${made.unavailable}; TLS not tested`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'skein-rpc-tls-'));
+  writeFileSync(join(dir, 'cert.pem'), made.cert);
+  writeFileSync(join(dir, 'key.pem'), made.key);
+  const { server, stop } = await startTestServer({
+    tlsCertFile: join(dir, 'cert.pem'),
+    tlsKeyFile: join(dir, 'key.pem'),
+  });
+  const dispatcher = new Agent({ connect: { ca: made.cert } });
+  try {
+    assert.match(server.clientUrl, /^https:\/\//);
+    const client = await connect({ endpoints: server.clientUrl, tls: { ca: made.cert } });
+    await client.put({ key: 'secure', value: 'yes' });
+    assert.equal((await client.get('secure'))?.value, 'yes');
+    const metrics = await (await undiciFetch(`${server.clientUrl}/metrics`, { dispatcher })).text();
+    assert.match(metrics, /^skein_rpc_connections 1$/m, 'the kv requests went over the channel');
+    await client.close();
+    // Without the CA the upgrade, like any request, fails: the certificate is not trusted.
+    const untrusting = await connect({ endpoints: server.clientUrl, requestTimeoutMs: 2000 });
+    await assert.rejects(untrusting.put({ key: 'secure', value: 'no' }), /SKEIN_UNAVAILABLE|certificate/);
+    await untrusting.close();
+  } finally {
+    await dispatcher.close();
     rmSync(dir, { recursive: true, force: true });
     await stop();
   }
