@@ -183,3 +183,17 @@ test("past the member's in-flight limit on the RPC channel, requests go over HTT
     await member.close();
   }
 });
+
+test('requests the channel does not carry go straight to HTTP and open no channel', async () => {
+  const member = await fakeMember(() => undefined);
+  const endpoints = endpointsFor(member.url);
+  try {
+    const answer = await endpoints.send(member.url, 'POST', '/v1/lease/grant', { ttlSeconds: 5 });
+    assert.equal(answer.status, 200);
+    assert.equal(member.upgrades(), 0);
+    assert.deepEqual(member.requests, ['POST /v1/lease/grant ']);
+  } finally {
+    await endpoints.close();
+    await member.close();
+  }
+});

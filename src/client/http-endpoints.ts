@@ -1,5 +1,6 @@
 import { Pool, type Dispatcher } from 'undici';
 import { SkeinError } from '../core/errors.ts';
+import { RPC_CLIENT_PATHS } from '../kv/rpc-protocol.ts';
 import { LEADER_URL_HEADER } from '../kv/types.ts';
 import { NotSentError } from './not-sent-error.ts';
 import { RpcChannel } from './rpc-channel.ts';
@@ -93,7 +94,7 @@ export class Endpoints {
     body: unknown,
     timeoutMs = this.#options.requestTimeoutMs,
   ): Promise<HttpAnswer> {
-    if (method === 'POST' && this.#options.rpc) {
+    if (method === 'POST' && this.#options.rpc && RPC_CLIENT_PATHS.has(path)) {
       const answer = await this.#channel(url).request(path, body, timeoutMs);
       if (answer !== null) {
         if (answer.leaderUrl !== null) this.#followLeader(answer.leaderUrl);

@@ -69,11 +69,6 @@ export class RpcChannel {
     this.#options = options;
   }
 
-  /** Requests sent and not yet answered. */
-  get inflight(): number {
-    return this.#pending.size;
-  }
-
   /**
    * Send `body` for `path`; null: send it over HTTP instead. Rejects with NotSentError when the
    * member cannot be reached (nothing was sent), and with SKEIN_UNAVAILABLE ("may or may not have

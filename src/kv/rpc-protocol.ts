@@ -25,6 +25,19 @@ export const RPC_MAX_INFLIGHT_HEADER = 'skein-rpc-max-inflight';
 /** 101 answer header: the comma-separated paths the channel carries. */
 export const RPC_PATHS_HEADER = 'skein-rpc-paths';
 
+/**
+ * The paths skein/client tries the channel for (a member announces what it carries at the
+ * upgrade). Other requests go straight to HTTP, so a client that only keeps leases alive, say,
+ * opens no channel.
+ */
+export const RPC_CLIENT_PATHS: ReadonlySet<string> = new Set([
+  '/v1/kv/put',
+  '/v1/kv/range',
+  '/v1/kv/delete',
+  '/v1/kv/txn',
+  '/v1/kv/compact',
+]);
+
 /** Bytes of a frame's length prefix. */
 export const RPC_FRAME_HEADER_BYTES = 4;
 

@@ -69,11 +69,6 @@ export class RpcServer {
     this.#pathsHeader = [...this.#ops.keys()].join(',');
   }
 
-  /** Connections open now. */
-  get size(): number {
-    return this.#connections.size;
-  }
-
   /** Handle an HTTP server's 'upgrade' event: accept a skein-rpc/1 upgrade or refuse it. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { ctx } = this.#options;
