@@ -3,7 +3,6 @@ import type { Pool } from 'undici';
 import { SkeinError } from '../core/errors.ts';
 import {
   encodeRpcFrame,
-  RPC_FRAME_HEADER_BYTES,
   RPC_MAX_FRAME_HEADER,
   RPC_MAX_INFLIGHT_HEADER,
   RPC_PATH,
@@ -11,7 +10,7 @@ import {
   RPC_PROTOCOL,
   writeCoalesced,
 } from '../kv/rpc-protocol.ts';
-import { FrameDecoder } from '../transport/frame-decoder.ts';
+import { FRAME_HEADER_BYTES, FrameDecoder } from '../transport/frame-decoder.ts';
 import { NotSentError } from './not-sent-error.ts';
 
 /** An answer over the channel: the HTTP status and body, and the leader hint. */
@@ -87,7 +86,7 @@ export class RpcChannel {
     if (socket === null || !this.#paths.has(path) || this.#pending.size >= this.#maxInflight) return null;
     const id = this.#nextId++;
     const frame = encodeRpcFrame(JSON.stringify([id, path, body]));
-    if (frame.length - RPC_FRAME_HEADER_BYTES > this.#maxRequestFrameBytes) return null;
+    if (frame.length - FRAME_HEADER_BYTES > this.#maxRequestFrameBytes) return null;
     return new Promise<RpcAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);

@@ -1,11 +1,12 @@
 import type { Duplex } from 'node:stream';
+import { FRAME_HEADER_BYTES } from '../transport/frame-decoder.ts';
 
 /**
  * The RPC channel: skein/client's fast path for the unary kv requests (put, range, delete, txn,
  * compact). The client upgrades one HTTP connection per member (`GET /v1/rpc`, `Upgrade:
  * skein-rpc/1`, the usual bearer token), then sends requests as frames and reads answers as
- * frames, many in flight at once, matched by id. Each frame is a big-endian u32 byte length and
- * that many bytes of UTF-8 JSON:
+ * frames, many in flight at once, matched by id. Each frame (skein/transport's framing, read by
+ * its FrameDecoder) is a big-endian u32 byte length and that many bytes of UTF-8 JSON:
  *
  * - request: `[id, path, body]`, `id` a positive integer unique among the requests in flight on the
  *   connection, `path` and `body` as for `POST <path>` over HTTP;
@@ -38,9 +39,6 @@ export const RPC_CLIENT_PATHS: ReadonlySet<string> = new Set([
   '/v1/kv/compact',
 ]);
 
-/** Bytes of a frame's length prefix. */
-export const RPC_FRAME_HEADER_BYTES = 4;
-
 /**
  * Write `frame`; the frames written in one turn of the event loop leave in one write (many answers
  * or requests in flight cost one syscall, not one each). False: the socket's buffer is full.
@@ -58,8 +56,8 @@ export function writeCoalesced(socket: Duplex, frame: Buffer): boolean {
 /** One frame: the length prefix, then `json` as UTF-8. */
 export function encodeRpcFrame(json: string): Buffer {
   const bytes = Buffer.byteLength(json);
-  const frame = Buffer.allocUnsafe(RPC_FRAME_HEADER_BYTES + bytes);
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bytes);
   frame.writeUInt32BE(bytes, 0);
-  frame.write(json, RPC_FRAME_HEADER_BYTES, 'utf8');
+  frame.write(json, FRAME_HEADER_BYTES, 'utf8');
   return frame;
 }

@@ -6,7 +6,7 @@ import { SkeinError } from '../core/errors.ts';
 import { LEADER_URL_HEADER } from '../kv/types.ts';
 import type { ServerContext } from './context.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
-import { errorBody, httpStatusOf, unwrapError } from './http-errors.ts';
+import { errorAnswer, errorBody, stoppingError, unauthorizedError, unwrapError } from './http-errors.ts';
 import { registerGroupRoutes } from './group-routes.ts';
 import { kvOps } from './kv-ops.ts';
 import { publishedClientUrl } from './leader-client.ts';
@@ -41,28 +41,16 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
       ? Fastify(fastifyOptions)
       : Fastify({ ...fastifyOptions, https: options.https } as FastifyServerOptions);
 
+  const tokenOk = (header: string | undefined): boolean =>
+    ctx.authToken === undefined || authorized(header, ctx.authToken);
+
   app.addHook('onRequest', (request, reply, done) => {
     if (ctx.closing() && request.url.startsWith('/v1/')) {
-      void reply
-        .code(503)
-        .send(errorBody(new SkeinError('SKEIN_STOPPED', 'this member is shutting down; use another')));
+      void reply.code(503).send(errorBody(stoppingError()));
       return;
     }
-    if (
-      ctx.authToken !== undefined &&
-      request.url.startsWith('/v1/') &&
-      !authorized(request.headers.authorization, ctx.authToken)
-    ) {
-      void reply
-        .code(401)
-        .send(
-          errorBody(
-            new SkeinError(
-              'SKEIN_UNAUTHORIZED',
-              'missing or wrong bearer token: send "Authorization: Bearer <token>"',
-            ),
-          ),
-        );
+    if (request.url.startsWith('/v1/') && !tokenOk(request.headers.authorization)) {
+      void reply.code(401).send(errorBody(unauthorizedError()));
       return;
     }
     // Clients follow this to the leader: a write sent here costs one more hop.
@@ -79,12 +67,9 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
   });
 
   app.setErrorHandler((raw: FastifyError | Error, _request, reply) => {
-    const error = translateFastifyError(unwrapError(raw));
-    const status = httpStatusOf(error);
-    if (status >= 500 && status !== 503 && status !== 504 && status !== 507) {
-      ctx.logger.error({ err: raw }, 'request failed');
-    }
-    void reply.code(status).send(errorBody(error));
+    const answer = errorAnswer(translateFastifyError(unwrapError(raw)));
+    if (answer.unexpected) ctx.logger.error({ err: raw }, 'request failed');
+    void reply.code(answer.status).send(answer.body);
   });
   app.setNotFoundHandler((request, reply) => {
     void reply
@@ -110,7 +95,7 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
   const rpc = new RpcServer({
     ctx,
     ops: kv,
-    authorized: (header) => ctx.authToken === undefined || authorized(header, ctx.authToken),
+    authorized: tokenOk,
     leaderUrl: () => leaderUrlElsewhere(ctx),
   });
   app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -16,6 +16,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   SKEIN_FUTURE_REVISION: 400,
   SKEIN_COMMAND_TOO_LARGE: 413,
   SKEIN_BODY_TOO_LARGE: 413,
+  SKEIN_BAD_FRAME: 400,
   SKEIN_UNAUTHORIZED: 401,
   SKEIN_LEASE_NOT_FOUND: 404,
   SKEIN_MEMBER_NOT_FOUND: 404,
@@ -76,4 +77,28 @@ export function errorBody(error: unknown): ErrorBody {
     };
   }
   return { error: { code: 'SKEIN_INTERNAL', message: 'internal error; see the server log' } };
+}
+
+/** The status and body of the answer to a failed request; `unexpected` ones (a 5xx that is not
+ * 503, 504 or 507) deserve a line in the server log. */
+export function errorAnswer(error: unknown): { status: number; body: ErrorBody; unexpected: boolean } {
+  const status = httpStatusOf(error);
+  return {
+    status,
+    body: errorBody(error),
+    unexpected: status >= 500 && status !== 503 && status !== 504 && status !== 507,
+  };
+}
+
+/** What a member that is shutting down answers to new requests. */
+export function stoppingError(): SkeinError {
+  return new SkeinError('SKEIN_STOPPED', 'this member is shutting down; use another');
+}
+
+/** What a request without the right bearer token gets. */
+export function unauthorizedError(): SkeinError {
+  return new SkeinError(
+    'SKEIN_UNAUTHORIZED',
+    'missing or wrong bearer token: send "Authorization: Bearer <token>"',
+  );
 }

@@ -15,7 +15,7 @@ import {
 } from '../kv/rpc-protocol.ts';
 import { FrameDecoder } from '../transport/frame-decoder.ts';
 import type { ServerContext } from './context.ts';
-import { errorBody, httpStatusOf, unwrapError } from './http-errors.ts';
+import { errorAnswer, stoppingError, unauthorizedError, unwrapError } from './http-errors.ts';
 import type { UnaryOp } from './kv-ops.ts';
 
 export interface RpcServerOptions {
@@ -123,7 +123,7 @@ export class RpcServer {
           `the RPC channel has no route ${path}; it carries ${this.#pathsHeader} (see docs/http-api.md)`,
         );
       }
-      if (ctx.closing()) throw new SkeinError('SKEIN_STOPPED', 'this member is shutting down; use another');
+      if (ctx.closing()) throw stoppingError();
       if (inflight > this.#maxInflight) {
         throw new SkeinError(
           'SKEIN_OVERLOADED',
@@ -133,12 +133,9 @@ export class RpcServer {
       if (!compiled.check.Check(body)) throw invalidBody(compiled.check, body);
       answer = { status: 200, json: compiled.serialize(await compiled.op.handle(body)) };
     } catch (raw) {
-      const error = unwrapError(raw);
-      const status = httpStatusOf(error);
-      if (status >= 500 && status !== 503 && status !== 504 && status !== 507) {
-        ctx.logger.error({ err: raw, path }, 'RPC request failed');
-      }
-      answer = { status, json: JSON.stringify(errorBody(error)) };
+      const failed = errorAnswer(unwrapError(raw));
+      if (failed.unexpected) ctx.logger.error({ err: raw, path }, 'RPC request failed');
+      answer = { status: failed.status, json: JSON.stringify(failed.body) };
     }
     const route = compiled === undefined ? 'unknown' : path;
     ctx.metrics.requests.inc({ route, status: answer.status });
@@ -152,43 +149,22 @@ export class RpcServer {
     return url === undefined ? 'null' : JSON.stringify(url);
   }
 
-  #refusal(request: IncomingMessage): { status: number; error: SkeinError } | null {
+  /** Why an upgrade request is refused (its status follows from the code), or null to accept it. */
+  #refusal(request: IncomingMessage): SkeinError | null {
     const { ctx, authorized } = this.#options;
-    const path = (request.url ?? '').split('?')[0];
+    const path = (request.url ?? '').split('?')[0] ?? '';
     if (path !== RPC_PATH) {
-      return {
-        status: 404,
-        error: new SkeinError(
-          'SKEIN_NOT_FOUND',
-          `no upgrade at ${path ?? ''}; the RPC channel is at ${RPC_PATH}`,
-        ),
-      };
+      return new SkeinError('SKEIN_NOT_FOUND', `no upgrade at ${path}; the RPC channel is at ${RPC_PATH}`);
     }
     const protocol = request.headers.upgrade ?? '';
     if (request.method !== 'GET' || protocol.toLowerCase() !== RPC_PROTOCOL) {
-      return {
-        status: 400,
-        error: new SkeinError(
-          'SKEIN_INVALID_ARGUMENT',
-          `${RPC_PATH} takes GET with "Upgrade: ${RPC_PROTOCOL}", got ${request.method ?? '?'} with "${protocol}"`,
-        ),
-      };
+      return new SkeinError(
+        'SKEIN_INVALID_ARGUMENT',
+        `${RPC_PATH} takes GET with "Upgrade: ${RPC_PROTOCOL}", got ${request.method ?? '?'} with "${protocol}"`,
+      );
     }
-    if (ctx.closing()) {
-      return {
-        status: 503,
-        error: new SkeinError('SKEIN_STOPPED', 'this member is shutting down; use another'),
-      };
-    }
-    if (!authorized(request.headers.authorization)) {
-      return {
-        status: 401,
-        error: new SkeinError(
-          'SKEIN_UNAUTHORIZED',
-          'missing or wrong bearer token: send "Authorization: Bearer <token>"',
-        ),
-      };
-    }
+    if (ctx.closing()) return stoppingError();
+    if (!authorized(request.headers.authorization)) return unauthorizedError();
     return null;
   }
 }
@@ -259,7 +235,6 @@ class RpcConnection {
       // A length prefix that can never be valid: nothing after it can be parsed.
       const tooLarge = error instanceof SkeinError && error.code === 'SKEIN_FRAME_TOO_LARGE';
       this.#fail(
-        tooLarge ? 413 : 400,
         tooLarge
           ? new SkeinError(
               'SKEIN_BODY_TOO_LARGE',
@@ -275,15 +250,11 @@ class RpcConnection {
     try {
       message = JSON.parse(payload.toString('utf8'));
     } catch {
-      this.#fail(
-        400,
-        new SkeinError('SKEIN_INVALID_ARGUMENT', 'an RPC frame is not JSON; see docs/http-api.md'),
-      );
+      this.#fail(new SkeinError('SKEIN_INVALID_ARGUMENT', 'an RPC frame is not JSON; see docs/http-api.md'));
       return;
     }
     if (!isRequest(message)) {
       this.#fail(
-        400,
         new SkeinError(
           'SKEIN_INVALID_ARGUMENT',
           'an RPC request is [id, path, body] with id a positive integer and path a string; see docs/http-api.md',
@@ -304,8 +275,9 @@ class RpcConnection {
    * A protocol error: answer it with id 0, read nothing more, and end the connection once the
    * answers to the requests already read are written.
    */
-  #fail(status: number, error: unknown): void {
-    this.#write(`[0,${status},${JSON.stringify(errorBody(error))},null]`);
+  #fail(error: unknown): void {
+    const answer = errorAnswer(error);
+    this.#write(`[0,${answer.status},${JSON.stringify(answer.body)},null]`);
     this.#stopReading();
   }
 
@@ -343,10 +315,11 @@ function invalidBody(check: TypeCheck<TSchema>, body: unknown): SkeinError {
 }
 
 /** Answer an upgrade request with an HTTP error and close. */
-function refuse(socket: Duplex, refusal: { status: number; error: SkeinError }): void {
-  const json = JSON.stringify(errorBody(refusal.error));
+function refuse(socket: Duplex, error: SkeinError): void {
+  const { status, body } = errorAnswer(error);
+  const json = JSON.stringify(body);
   socket.end(
-    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\n` +
       `connection: close\r\n\r\n${json}`,
   );
