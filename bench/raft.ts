@@ -14,8 +14,9 @@
  * and applied to the leader's key-value map. Latency is enqueue → resolve. Storage is in memory,
  * so no fsync is included, except with `--durable`: then the tcp runs are repeated with each
  * process on its own data directory (FileStorage, one fdatasync per batch), and the durable/in-memory
- * ratios are printed with the p50 of one fdatasync on this disk (alone, and three at once). Each
- * figure is the median of `--runs` runs of `--duration-ms` after `--warmup-ms`.
+ * ratios are printed with the p50 of one fdatasync on this disk (alone, and three at once; appending,
+ * and for context over preallocated zeros as the WAL writes). Each figure is the median of `--runs`
+ * runs of `--duration-ms` after `--warmup-ms`.
  *
  *   npm run bench:raft -- [--mode all|core|inproc|tcp] [--durable] [--duration-ms 2000] [--warmup-ms 500] [--runs 3]
  *                         [--outstanding 1,64,256] [--payload-bytes 256] [--delivery immediate|microtask]
@@ -127,15 +128,21 @@ function coreOnly(batch: number): void {
  * p50 of appending 512 bytes and fdatasync-ing them, in fresh files on the disk the durable runs
  * use, `files` of them at once: one file gives "one fdatasync", measured in the same run as the
  * figures it is compared with; three show what each costs when the three members sync together,
- * as they do here on one shared disk.
+ * as they do here on one shared disk. With `preallocated`, the 512-byte writes overwrite zeros
+ * written and synced beforehand, as FileStorage's WAL writes (its `preallocateBytes`): context
+ * only, the target keeps the plain append.
  */
-async function fdatasyncP50Ms(files = 1, samples = 300): Promise<number> {
+async function fdatasyncP50Ms(files = 1, preallocated = false, samples = 300): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'skein-bench-fsync-'));
   const block = Buffer.alloc(512, 0x61);
   const ms: number[] = [];
   const probe = async (name: string): Promise<void> => {
     const handle = await open(join(dir, name), 'w');
     try {
+      if (preallocated) {
+        await handle.write(Buffer.alloc(samples * block.length), 0, samples * block.length, 0);
+        await handle.datasync();
+      }
       for (let i = 0; i < samples; i++) {
         const start = performance.now();
         await handle.write(block, 0, block.length, i * block.length);
@@ -246,6 +253,10 @@ if (values.durable) {
   // Context, not the target: the members share this one disk, so their fdatasyncs overlap.
   console.log(
     `three fdatasyncs at once on this disk, as the members do here: ${(await fdatasyncP50Ms(3)).toFixed(3)} ms each (p50)`,
+  );
+  console.log(
+    `the same over preallocated zeros, as the WAL writes: one ${(await fdatasyncP50Ms(1, true)).toFixed(3)} ms, ` +
+      `three at once ${(await fdatasyncP50Ms(3, true)).toFixed(3)} ms each (p50)`,
   );
   for (const outstanding of levels) {
     const mem = tcpFigures.get(`false/${outstanding}`);

@@ -1,9 +1,12 @@
 /**
  * FileStorage on the real disk: what one fdatasync costs here, and persist throughput and latency
  * for batches of 1, 64 and 256 entries (256-byte commands by default), one batch at a time as the
- * Raft driver issues them. Then how fast the written log recovers.
+ * Raft driver issues them, each case twice: with the WAL's preallocated segments (the default) and
+ * appending past the end of the file (`preallocateBytes: 0`). Then how fast the written log recovers.
+ * `--writers=3` runs three storages in three directories at once, as the three members of a
+ * local cluster share one disk.
  *
- *   npm run bench:storage -- [--dir=/path/on/the/disk/to/test] [--seconds=3] [--bytes=256] [--batches=1,64,256]
+ *   npm run bench:storage -- [--dir=/path/on/the/disk/to/test] [--seconds=3] [--bytes=256] [--batches=1,64,256] [--writers=1]
  *
  * The directory defaults to a fresh one under the OS temp dir; point --dir at the disk the data
  * directory will live on, since fdatasync cost is a property of the device and file system.
@@ -23,6 +26,8 @@ function arg(name: string): string | undefined {
 const seconds = Number(arg('seconds') ?? 3);
 const payloadBytes = Number(arg('bytes') ?? 256);
 const batchSizes = (arg('batches') ?? '1,64,256').split(',').map(Number);
+const writers = Number(arg('writers') ?? 1);
+if (!Number.isSafeInteger(writers) || writers < 1) throw new Error('--writers is a positive integer');
 
 interface Latencies {
   readonly count: number;
@@ -79,8 +84,12 @@ function commandEntry(index: number): Entry {
 async function persistRun(
   dir: string,
   batch: number,
+  preallocateBytes: number | undefined,
 ): Promise<{ latencies: Latencies; entries: number; bytes: number }> {
-  const storage = new FileStorage(dir, { nodeId: 'n1' });
+  const storage = new FileStorage(dir, {
+    nodeId: 'n1',
+    ...(preallocateBytes === undefined ? {} : { preallocateBytes }),
+  });
   await storage.load();
   let next = 1;
   let bytes = 0;
@@ -111,16 +120,32 @@ async function main(): Promise<void> {
         `  ${String(bytes).padStart(6)} B: ${(r.count / (r.elapsedMs / 1000)).toFixed(0).padStart(6)} syncs/s  p50 ${fmt(r.p50Ms)}  p99 ${fmt(r.p99Ms)}`,
       );
     }
-    console.log('\nFileStorage.persist, one batch at a time (one fdatasync each):');
+    console.log(
+      `\nFileStorage.persist, one batch at a time (one fdatasync each), ${writers} writer(s) at once` +
+        (writers > 1 ? ' (figures per writer, median over the writers):' : ':'),
+    );
     for (const batch of batchSizes) {
-      const dir = join(root, `persist-${batch}`);
-      const { latencies: r, entries, bytes } = await persistRun(dir, batch);
-      const perSec = r.count / (r.elapsedMs / 1000);
-      console.log(
-        `  batch ${String(batch).padStart(3)}: ${perSec.toFixed(0).padStart(6)} batches/s  ` +
-          `${(entries / (r.elapsedMs / 1000)).toFixed(0).padStart(8)} entries/s  ` +
-          `${(bytes / (r.elapsedMs / 1000) / 1e6).toFixed(1).padStart(6)} MB/s  p50 ${fmt(r.p50Ms)}  p99 ${fmt(r.p99Ms)}`,
-      );
+      for (const [label, preallocateBytes] of [
+        ['preallocated', undefined],
+        ['appending', 0],
+      ] as const) {
+        const runs = await Promise.all(
+          Array.from({ length: writers }, (_, w) =>
+            persistRun(join(root, `persist-${batch}-${label}-${w}`), batch, preallocateBytes),
+          ),
+        );
+        const mid = <T>(xs: T[], key: (x: T) => number): number =>
+          xs.map(key).sort((a, b) => a - b)[xs.length >> 1]!;
+        const perSec = mid(runs, (x) => x.latencies.count / (x.latencies.elapsedMs / 1000));
+        const entriesPerSec = mid(runs, (x) => x.entries / (x.latencies.elapsedMs / 1000));
+        const mbPerSec = mid(runs, (x) => x.bytes / (x.latencies.elapsedMs / 1000) / 1e6);
+        console.log(
+          `  batch ${String(batch).padStart(3)} ${label.padEnd(12)}: ${perSec.toFixed(0).padStart(6)} batches/s  ` +
+            `${entriesPerSec.toFixed(0).padStart(8)} entries/s  ${mbPerSec.toFixed(1).padStart(6)} MB/s  ` +
+            `p50 ${fmt(mid(runs, (x) => x.latencies.p50Ms))}  p99 ${fmt(mid(runs, (x) => x.latencies.p99Ms))}`,
+        );
+      }
+      const dir = join(root, `persist-${batch}-preallocated-0`);
       const start = performance.now();
       const reopened = new FileStorage(dir, { nodeId: 'n1' });
       const recovered = await reopened.load();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { Random } from '../core/random.ts';
 import { EntryKind, type Entry } from '../raft/types.ts';
 import { writeThenSync, type DiskFile, type DiskIO } from './disk.ts';
 import { StorageErrorCode } from './errors.ts';
-import { FileStorage, type FileStorageOptions } from './file-storage.ts';
+import { FileStorage, FileStorageDefaults, type FileStorageOptions } from './file-storage.ts';
 import { SimDisk, SimDiskCrashed } from './sim-disk.ts';
 import { capturingLogger } from './test-support.ts';
 import { chunked } from './test-workload.ts';
@@ -56,6 +56,13 @@ function recordOffsets(bytes: Uint8Array): number[] {
   return offsets;
 }
 
+/** Where the record at `offset` of `bytes` ends. */
+function recordEnd(bytes: Uint8Array, offset: number): number {
+  const record = readRecord(bytes, offset);
+  assert.ok(typeof record !== 'string', `no record at ${offset}`);
+  return record.next;
+}
+
 test('a flipped bit in the middle of a segment stops recovery, naming the file and the offset', async () => {
   const disk = new SimDisk({ random: new Random(7) });
   const storage = await opened(disk);
@@ -76,7 +83,8 @@ test('a flipped bit in the middle of a segment stops recovery, naming the file a
 
 test('a flipped bit in an unacknowledged torn tail is truncated, with a log line', async () => {
   const disk = new SimDisk({ random: new Random(3) });
-  const storage = await opened(disk);
+  // Without preallocation, so that the torn write shows as bytes past the durable end.
+  const storage = await opened(disk, { preallocateBytes: 0 });
   await storage.persist(batch(1, 4, 2));
   const durableBytes = disk.contents(segment1)!.byteLength;
   disk.crashAfterOps = disk.opCount + 1; // the next write lands, its fdatasync never happens
@@ -133,7 +141,7 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
           events.push(`datasync ${p}`);
         },
         writeAndSync: (data, position) => writeThenSync(spied, data, position),
-        truncate: (n) => file.truncate(n),
+        truncate: (n) => file.truncate(n).then(() => void events.push(`truncate ${p}`)),
         close: () => file.close(),
       };
       return spied;
@@ -145,7 +153,9 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
     await storage.persist(batch(i * 3 + 1, 3));
     events.push('ack');
   }
-  // Between two acks: the batch's writes, then exactly one fdatasync of the file written.
+  // Between two acks: the batch's writes, then exactly one fdatasync of the file written. A batch
+  // that starts a new segment first cuts the preallocated zeros off the one it closes, and syncs
+  // that cut before the new segment exists.
   const perBatch = events
     .join('\n')
     .split('ack\n')
@@ -153,10 +163,22 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
     .map((s) => s.split('\n').filter(Boolean));
   for (const ops of perBatch.filter((o) => o.length > 0)) {
     const writes = ops.filter((o) => o.startsWith('write'));
-    const syncs = ops.filter((o) => o.startsWith('datasync'));
+    const written = writes.at(-1)!.slice(6);
+    const syncs = ops.filter((o) => o === `datasync ${written}`);
     assert.equal(syncs.length, 1, `one fdatasync per batch: ${ops.join(', ')}`);
     assert.ok(ops.lastIndexOf(writes.at(-1)!) < ops.indexOf(syncs[0]!), 'the sync follows the last write');
-    assert.equal(syncs[0]!.slice(9), writes.at(-1)!.slice(6), 'the sync is of the file written');
+    const others = ops.filter((o) => o.startsWith('datasync') && o !== syncs[0]);
+    for (const other of others) {
+      const closed = other.slice(9);
+      assert.ok(
+        ops.indexOf(`truncate ${closed}`) < ops.indexOf(other),
+        `${other} follows a cut: ${ops.join(', ')}`,
+      );
+      assert.ok(
+        ops.indexOf(other) < ops.indexOf(`write ${written}`),
+        'the cut is durable before the new segment is written',
+      );
+    }
   }
   assert.ok(events.includes('fsyncDir'), 'segment rotation happened and fsynced the directory');
   // And with the fdatasync held back, the persist stays pending.
@@ -165,6 +187,7 @@ test('persist resolves only after the fdatasync that covers its bytes, one fdata
   const pending = Promise.resolve(storage.persist(batch(25, 1))).then(() => (done = true));
   for (let i = 0; i < 20; i++) await Promise.resolve();
   assert.equal(done, false, 'acknowledged before its fdatasync');
+  gate.holding = false;
   gate.release();
   await pending;
   assert.equal(done, true);
@@ -176,17 +199,19 @@ test('on the real disk, persist has written its batch before it returns, so what
     const storage = new FileStorage(root, { nodeId: 'n1' });
     await storage.load();
     const segment = join(root, 'wal-0000000000000001.log');
-    const before = statSync(segment).size;
+    const before = readFileSync(segment);
     const written = storage.persist(batch(1, 2));
-    // No await yet: the bytes are in the file already (the fdatasync runs in libuv's pool).
-    assert.ok(statSync(segment).size > before, 'the write was left for a later turn');
+    // No await yet: the bytes are in the file already (the fdatasync runs in libuv's pool). This
+    // first batch also writes the preallocated zeros after it: still one write on this thread.
+    assert.ok(!readFileSync(segment).equals(before), 'the write was left for a later turn');
     await written;
+    assert.ok(statSync(segment).size >= FileStorageDefaults.preallocateBytes, 'zeros were preallocated');
     // While one write is in flight the next waits its turn, as before.
     const first = storage.persist(batch(3, 1));
     const second = storage.persist(batch(4, 1));
-    const afterFirst = statSync(segment).size;
+    const afterFirst = readFileSync(segment);
     await Promise.all([first, second]);
-    assert.ok(statSync(segment).size > afterFirst, 'the queued batch was written after the first');
+    assert.ok(!readFileSync(segment).equals(afterFirst), 'the queued batch was written after the first');
     await storage.close();
     const reopened = new FileStorage(root, { nodeId: 'n1' });
     const recovered = await reopened.load();
@@ -198,6 +223,93 @@ test('on the real disk, persist has written its batch before it returns, so what
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+});
+
+test('appends overwrite preallocated zeros; recovery keeps them without calling them torn, and appends go on in place', async () => {
+  const disk = new SimDisk({ random: new Random(11) });
+  const storage = await opened(disk, { preallocateBytes: 4096 });
+  await storage.persist(batch(1, 2, 1));
+  const fileBytes = disk.contents(segment1)!.byteLength;
+  const logEnd = (): number =>
+    recordEnd(disk.contents(segment1)!, recordOffsets(disk.contents(segment1)!).at(-1)!);
+  assert.equal(fileBytes, logEnd() + 4096, 'the first batch is followed by 4096 zeros');
+  for (let i = 0; i < 5; i++) await storage.persist(batch(3 + i * 2, 2, 2));
+  assert.equal(disk.contents(segment1)!.byteLength, fileBytes, 'the next batches went into the zeros');
+  assert.ok(
+    disk
+      .contents(segment1)!
+      .subarray(logEnd())
+      .every((b) => b === 0),
+  );
+  await storage.close();
+  disk.crash();
+  const { logger, lines } = capturingLogger();
+  const reopened = await opened(disk, { preallocateBytes: 4096, logger });
+  assert.ok(!lines.some((l) => l.msg.includes('torn')), 'zeros are not a torn tail');
+  assert.equal(disk.contents(segment1)!.byteLength, fileBytes, 'recovery left the zeros in place');
+  await reopened.persist(batch(13, 2, 3));
+  assert.equal(disk.contents(segment1)!.byteLength, fileBytes, 'appends after the restart go into the zeros');
+  await reopened.close();
+  const again = new FileStorage(dir, { disk, nodeId: 'n1', preallocateBytes: 4096 });
+  const recovered = await again.load();
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    Array.from({ length: 14 }, (_, i) => i + 1),
+  );
+  // Past the zeros, a batch brings the next stretch with it.
+  const big: PersistBatch = { ...batch(15, 1, 3), entries: entries(15, 1, 5000) };
+  await again.persist(big);
+  assert.ok(disk.contents(segment1)!.byteLength > fileBytes + 5000);
+  assert.ok(
+    disk
+      .contents(segment1)!
+      .subarray(logEnd())
+      .every((b) => b === 0),
+  );
+});
+
+test('a batch that starts a new segment first cuts the zeros off the one it closes', async () => {
+  const disk = new SimDisk({ random: new Random(12) });
+  const storage = await opened(disk, { maxSegmentBytes: 600, preallocateBytes: 600 });
+  for (let i = 0; i < 12; i++) await storage.persist(batch(i * 2 + 1, 2));
+  await storage.close();
+  const segments = (await disk.list(dir)).filter((n) => n.startsWith('wal-')).sort();
+  assert.ok(segments.length >= 3, `rotated: ${segments.join(', ')}`);
+  for (const name of segments.slice(0, -1)) {
+    const bytes = disk.contents(`${dir}/${name}`)!;
+    assert.equal(
+      recordEnd(bytes, recordOffsets(bytes).at(-1)!),
+      bytes.byteLength,
+      `${name} ends at its last batch`,
+    );
+  }
+  const last = disk.contents(`${dir}/${segments.at(-1)!}`)!;
+  assert.ok(
+    last.byteLength > recordEnd(last, recordOffsets(last).at(-1)!),
+    'the last segment keeps its zeros',
+  );
+});
+
+test('on a full disk, preallocation steps aside: the zeros already there take writes, and a batch that fits goes in without new ones', async () => {
+  const disk = new SimDisk({ random: new Random(13) });
+  const storage = await opened(disk, { preallocateBytes: 2000 });
+  await storage.persist(batch(1, 2, 1));
+  disk.capacityBytes = disk.usedBytes(); // not one byte free
+  await storage.persist(batch(3, 10, 2)); // 10 × ~80 bytes: inside the zeros
+  // The next batch runs past the zeros: room for it, but not for 2000 more zeros after it.
+  disk.capacityBytes = disk.usedBytes() + 1500;
+  await assert.rejects(Promise.resolve(storage.persist(batch(13, 20, 3))), (e: unknown) =>
+    hasCode(e, StorageErrorCode.Full),
+  );
+  await storage.persist(batch(13, 20, 3)); // the retry appends it without zeros
+  await storage.close();
+  disk.capacityBytes = Number.POSITIVE_INFINITY;
+  const recovered = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    Array.from({ length: 32 }, (_, i) => i + 1),
+  );
+  assert.equal(recovered.hardState.commit, 3);
 });
 
 test('a data directory of another node or another cluster is refused', async () => {
@@ -220,7 +332,8 @@ test('a data directory of another node or another cluster is refused', async () 
 
 test('a full disk refuses writes with SKEIN_STORAGE_FULL, keeps the log intact, and recovers', async () => {
   const disk = new SimDisk({ random: new Random(1) });
-  const storage = await opened(disk, { maxSegmentBytes: 2000 });
+  // Without preallocation: preallocated zeros would take the batch (the test after the next).
+  const storage = await opened(disk, { maxSegmentBytes: 2000, preallocateBytes: 0 });
   await storage.persist(batch(1, 4, 1));
   disk.capacityBytes = disk.usedBytes() + 500; // room for part of the next batch only
   await assert.rejects(Promise.resolve(storage.persist(batch(5, 10))), (e: unknown) => {
@@ -245,7 +358,7 @@ test('a full disk refuses writes with SKEIN_STORAGE_FULL, keeps the log intact, 
 
 test('a crash while the disk is full recovers the acknowledged log', async () => {
   const disk = new SimDisk({ random: new Random(5) });
-  const storage = await opened(disk);
+  const storage = await opened(disk, { preallocateBytes: 0 });
   await storage.persist(batch(1, 3, 1));
   disk.capacityBytes = disk.usedBytes() + 300;
   await assert.rejects(Promise.resolve(storage.persist(batch(4, 10))), (e: unknown) =>
@@ -337,13 +450,19 @@ test('a flipped bit anywhere in a cleanly closed log is corruption, never a diff
       await storage.close();
       const segments = (await disk.list(dir)).filter((n) => n.startsWith('wal-'));
       const victim = `${dir}/${segments[new Random(seed).int(segments.length)]!}`;
-      const flipped = disk.flipBit(victim);
-      const bytes = disk.contents(victim)!;
+      const bytes = Uint8Array.from(disk.contents(victim)!); // as written, before the flip
       const lastCommit = recordOffsets(bytes).at(-1)!;
+      const logEnd = recordEnd(bytes, lastCommit);
+      const flipped = disk.flipBit(victim);
       try {
         const state = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
-        // The only damage recovery cannot tell from a torn write: the final Commit record of the log.
         assert.equal(victim, `${dir}/${segments.at(-1)!}`);
+        // A flip in the preallocated zeros after the log loses nothing.
+        if (flipped >= logEnd) {
+          assert.equal(state.entries.length, batches * 3);
+          return;
+        }
+        // The only damage recovery cannot tell from a torn write: the final Commit record of the log.
         assert.ok(
           flipped >= lastCommit,
           `silently accepted a flip at ${flipped} (last commit at ${lastCommit})`,
@@ -370,7 +489,7 @@ test('a write cut short by a full disk, then a reset: a crash at any step recove
   for (let extra = 0; extra < 16; extra++) {
     for (const tear of [false, true]) {
       const disk = new SimDisk({ random: new Random(extra) });
-      const storage = await opened(disk);
+      const storage = await opened(disk, { preallocateBytes: 0 });
       await storage.persist(batch(1, 4, 1));
       disk.capacityBytes = disk.usedBytes() + 150;
       await assert.rejects(Promise.resolve(storage.persist(batch(5, 10))), (e: unknown) =>

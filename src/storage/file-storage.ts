@@ -28,6 +28,13 @@ export interface FileStorageOptions {
   readonly disk?: DiskIO;
   /** A segment is closed and a new one started once it reaches this size (default 64 MiB). */
   readonly maxSegmentBytes?: number;
+  /**
+   * The segment being appended to is zero-filled this far past its last batch whenever a batch
+   * would run past what is already there (default 128 KiB, at most maxSegmentBytes; 0 turns it
+   * off). A batch then overwrites blocks the file already has, so its fdatasync flushes only
+   * data, not also a new file size through the file system's journal.
+   */
+  readonly preallocateBytes?: number;
   /** Largest single record, e.g. one entry (default 16 MiB, the transport's largest frame). */
   readonly maxRecordBytes?: number;
   /** Snapshot data is stored in checksummed chunks of at most this size (default 1 MiB, at most maxRecordBytes). */
@@ -37,6 +44,7 @@ export interface FileStorageOptions {
 
 export const FileStorageDefaults = {
   maxSegmentBytes: 64 * 1024 * 1024,
+  preallocateBytes: 128 * 1024,
   maxRecordBytes: DefaultLimits.maxFrameBytes,
   snapshotChunkBytes: 1024 * 1024,
 } as const;
@@ -59,6 +67,7 @@ export class FileStorage implements RaftStorage {
   readonly #nodeId: string;
   readonly #clusterId: string | undefined;
   readonly #maxSegmentBytes: number;
+  readonly #preallocateBytes: number;
   readonly #maxRecordBytes: number;
   readonly #snapshotChunkBytes: number;
   readonly #logger: Logger;
@@ -76,6 +85,10 @@ export class FileStorage implements RaftStorage {
   #dirtyTail = false;
   /** The current segment has bytes written without an fsync (a commit-index-only batch). */
   #unsynced = false;
+  /** Size of the current segment's file: its batches, then zeros (preallocated) or a failed write. */
+  #fileBytes = 0;
+  /** Preallocation ran out of disk space: append without it until the next segment. */
+  #preallocateOff = false;
   #hardState: HardState = emptyHardState;
   #epoch = 0;
   #snapshot: StoredSnapshot | null = null;
@@ -86,11 +99,19 @@ export class FileStorage implements RaftStorage {
     this.#nodeId = options.nodeId;
     this.#clusterId = options.clusterId;
     this.#maxSegmentBytes = options.maxSegmentBytes ?? FileStorageDefaults.maxSegmentBytes;
+    this.#preallocateBytes = Math.min(
+      options.preallocateBytes ?? FileStorageDefaults.preallocateBytes,
+      this.#maxSegmentBytes,
+    );
     this.#maxRecordBytes = options.maxRecordBytes ?? FileStorageDefaults.maxRecordBytes;
     this.#snapshotChunkBytes =
       options.snapshotChunkBytes ?? Math.min(FileStorageDefaults.snapshotChunkBytes, this.#maxRecordBytes);
     this.#logger = options.logger ?? silentLogger;
     assert(this.#maxSegmentBytes > 0, 'maxSegmentBytes must be positive');
+    assert(
+      Number.isSafeInteger(this.#preallocateBytes) && this.#preallocateBytes >= 0,
+      'bad preallocateBytes',
+    );
     assert(
       this.#maxRecordBytes > 0 && this.#maxRecordBytes <= maxRecordBytesCeiling,
       `maxRecordBytes must be in (0, ${maxRecordBytesCeiling}]`,
@@ -121,7 +142,13 @@ export class FileStorage implements RaftStorage {
     await this.#disk.unlink(this.#path(snapshotTmpName));
     this.#snapshot = await this.#loadSnapshot();
     if (this.#segments.length === 0) await this.#createFirstSegment(segmentFiles.at(-1)?.seq ?? 1);
-    else this.#current = await this.#disk.open(this.#segments.at(-1)!.path, 'existing');
+    else {
+      const last = this.#segments.at(-1)!;
+      this.#current = await this.#disk.open(last.path, 'existing');
+      const { tornTail } = replay;
+      const file = segmentFiles.find((f) => f.path === last.path)!;
+      this.#fileBytes = tornTail?.path === last.path ? tornTail.offset : file.bytes.byteLength;
+    }
     this.#state = 'open';
     const snapIndex = this.#snapshot?.meta.index ?? 0;
     this.#logger.info(
@@ -275,6 +302,7 @@ export class FileStorage implements RaftStorage {
     await file.datasync();
     await this.#disk.fsyncDir(this.#dir);
     this.#current = file;
+    this.#fileBytes = buffer.byteLength;
     this.#segments = [{ seq, path, maxIndex: 0, sizeBytes: buffer.byteLength }];
   }
 
@@ -312,22 +340,33 @@ export class FileStorage implements RaftStorage {
     // The Reset record is made here, in turn, because it carries the epoch it starts.
     const reset = batch.reset ? [{ type: RecordType.Reset, payload: encode(this.#epoch + 1) }] : [];
     const all = rotate ? [this.#headerRecord(target.seq), ...reset, ...records] : records;
-    const buffer = Buffer.allocUnsafe(all.reduce((n, r) => n + recordHeaderBytes + r.payload.byteLength, 0));
+    const batchBytes = all.reduce((n, r) => n + recordHeaderBytes + r.payload.byteLength, 0);
+    const position = rotate ? 0 : last.sizeBytes;
+    const preallocate = rotate || !this.#preallocateOff ? this.#preallocateBytes : 0;
+    const fileBytes = rotate ? 0 : this.#fileBytes;
+    // Past the zeros already there: write the batch followed by the next stretch of zeros.
+    const zeros = position + batchBytes > fileBytes ? preallocate : 0;
+    const buffer = Buffer.allocUnsafe(batchBytes + zeros);
     let at = 0;
     for (const r of all) at = writeRecord(buffer, at, r.type, r.payload);
+    buffer.fill(0, at);
     let file = this.#current!;
     try {
-      if (this.#dirtyTail) {
-        // Cut what a failed write left behind. Before moving on to a new segment the cut must be
-        // durable: only the last segment may end in a torn tail.
+      if (this.#dirtyTail || (rotate && this.#fileBytes > last.sizeBytes)) {
+        // Cut what a failed write left behind, or the unused preallocated zeros of a segment being
+        // closed. Before moving on to a new segment the cut must be durable: only the last segment
+        // may end in anything but a complete batch.
         await file.truncate(last.sizeBytes);
-        if (rotate) await file.datasync();
+        this.#fileBytes = last.sizeBytes;
+        if (rotate) {
+          await file.datasync();
+          this.#unsynced = false; // that fdatasync covered them
+        }
         this.#dirtyTail = false;
       }
       // Only the last segment may end torn: unsynced writes are made durable before moving on.
       if (rotate && this.#unsynced) await file.datasync();
       if (rotate) file = await this.#disk.open(target.path, 'create');
-      const position = rotate ? 0 : last.sizeBytes;
       // A commit-index-only batch needs no fsync (Raft's commit index is volatile); the next
       // synced write covers it.
       const sync = batch.mustSync !== false || rotate;
@@ -338,17 +377,23 @@ export class FileStorage implements RaftStorage {
     } catch (error) {
       if (rotate && file !== this.#current) await this.#abandonSegment(file, target.path);
       if (!rotate) this.#dirtyTail = true; // (a failed cut leaves it set too)
-      if (isNoSpace(error)) throw fullError(target.path, error);
+      if (isNoSpace(error)) {
+        // The retry appends without zeros, so a batch that fits still goes in.
+        if (zeros > 0 && !rotate) this.#preallocateOff = true;
+        throw fullError(target.path, error);
+      }
       this.#failed = failedError(target.path, error);
       throw this.#failed;
     }
     const maxIndex = batch.entries.reduce((m, e) => Math.max(m, e.index), 0);
+    this.#fileBytes = Math.max(rotate ? 0 : this.#fileBytes, position + buffer.byteLength);
     if (rotate) {
+      this.#preallocateOff = false;
       await this.#current!.close();
       this.#current = file;
-      this.#segments.push({ seq: target.seq, path: target.path, maxIndex, sizeBytes: buffer.byteLength });
+      this.#segments.push({ seq: target.seq, path: target.path, maxIndex, sizeBytes: batchBytes });
     } else {
-      last.sizeBytes += buffer.byteLength;
+      last.sizeBytes += batchBytes;
       last.maxIndex = Math.max(last.maxIndex, maxIndex);
     }
     if (batch.reset) this.#hardState = emptyHardState;

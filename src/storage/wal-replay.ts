@@ -80,10 +80,11 @@ type PendingOp =
 
 /**
  * Replay WAL segments (sorted by sequence) into the state they describe. Records take effect a
- * batch at a time, at the batch's Commit record, so a batch is all-or-nothing. A damaged record
- * in the last segment with no valid Commit record after it is a torn tail (nothing after it was
+ * batch at a time, at the batch's Commit record, so a batch is all-or-nothing. In the last
+ * segment, zeros from the end of the last batch to the end of the file are preallocated space,
+ * and a damaged record with no valid Commit record after it is a torn tail (nothing after it was
  * acknowledged); any other damage is corruption and throws SKEIN_STORAGE_CORRUPT naming the file
- * and offset.
+ * and offset. Segments before the last must end exactly at the end of their last batch.
  */
 export function replaySegments(files: readonly SegmentFile[], nodeId: string): ReplayResult {
   const log = new EntryLog();
@@ -150,10 +151,19 @@ export function replaySegments(files: readonly SegmentFile[], nodeId: string): R
     if (info.sizeBytes < file.bytes.byteLength) {
       if (!isLast)
         throw corruptError(file.path, info.sizeBytes, 'an incomplete batch before the last segment');
-      tornTail = { path: file.path, offset: info.sizeBytes, bytes: file.bytes.byteLength - info.sizeBytes };
+      // Zeros are space preallocated for appends (FileStorage's preallocateBytes), not a torn write.
+      if (!isZeroFrom(file.bytes, info.sizeBytes)) {
+        tornTail = { path: file.path, offset: info.sizeBytes, bytes: file.bytes.byteLength - info.sizeBytes };
+      }
     }
   }
   return { hardState, entries: log.entries, epoch, segments, resetSegmentIndex, tornTail, tornSegment };
+}
+
+/** True when every byte of `bytes` from `offset` on is zero. */
+function isZeroFrom(bytes: Uint8Array, offset: number): boolean {
+  for (let at = offset; at < bytes.byteLength; at++) if (bytes[at] !== 0) return false;
+  return true;
 }
 
 function describeFault(fault: string): string {
