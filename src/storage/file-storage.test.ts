@@ -312,6 +312,40 @@ test('on a full disk, preallocation steps aside: the zeros already there take wr
   assert.equal(recovered.hardState.commit, 3);
 });
 
+test('on a full disk, a batch that starts a new segment also goes in without zeros on its retry', async () => {
+  const disk = new SimDisk({ random: new Random(14) });
+  const storage = await opened(disk, { maxSegmentBytes: 600, preallocateBytes: 600 });
+  let next = 1;
+  while ((await disk.list(dir)).filter((n) => n.startsWith('wal-')).length < 2) {
+    await storage.persist(batch(next, 2, next));
+    next += 2;
+  }
+  // Fill the second segment up to maxSegmentBytes: the next batch starts the third.
+  const segment2 = `${dir}/wal-0000000000000002.log`;
+  const logEnd = (): number =>
+    recordEnd(disk.contents(segment2)!, recordOffsets(disk.contents(segment2)!).at(-1)!);
+  while (logEnd() < 600) {
+    await storage.persist(batch(next, 2, next));
+    next += 2;
+  }
+  // Room for the new segment's header and batch (after the closed one's zeros are cut), not for
+  // 600 zeros after them.
+  const freed = disk.contents(segment2)!.byteLength - logEnd();
+  disk.capacityBytes = disk.usedBytes() - freed + 400;
+  await assert.rejects(Promise.resolve(storage.persist(batch(next, 2, next))), (e: unknown) =>
+    hasCode(e, StorageErrorCode.Full),
+  );
+  await storage.persist(batch(next, 2, next));
+  assert.ok(disk.contents(`${dir}/wal-0000000000000003.log`) !== undefined, 'a third segment was started');
+  await storage.close();
+  disk.capacityBytes = Number.POSITIVE_INFINITY;
+  const recovered = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
+  assert.deepEqual(
+    recovered.entries.map((e) => e.index),
+    Array.from({ length: next + 1 }, (_, i) => i + 1),
+  );
+});
+
 test('a data directory of another node or another cluster is refused', async () => {
   const disk = new SimDisk({ random: new Random(1) });
   const storage = await opened(disk, { clusterId: 'c1' });

@@ -87,7 +87,7 @@ export class FileStorage implements RaftStorage {
   #unsynced = false;
   /** Size of the current segment's file: its batches, then zeros (preallocated) or a failed write. */
   #fileBytes = 0;
-  /** Preallocation ran out of disk space: append without it until the next segment. */
+  /** Preallocation ran out of disk space: append without it until a new segment is started. */
   #preallocateOff = false;
   #hardState: HardState = emptyHardState;
   #epoch = 0;
@@ -342,7 +342,7 @@ export class FileStorage implements RaftStorage {
     const all = rotate ? [this.#headerRecord(target.seq), ...reset, ...records] : records;
     const batchBytes = all.reduce((n, r) => n + recordHeaderBytes + r.payload.byteLength, 0);
     const position = rotate ? 0 : last.sizeBytes;
-    const preallocate = rotate || !this.#preallocateOff ? this.#preallocateBytes : 0;
+    const preallocate = this.#preallocateOff ? 0 : this.#preallocateBytes;
     const fileBytes = rotate ? 0 : this.#fileBytes;
     // Past the zeros already there: write the batch followed by the next stretch of zeros.
     const zeros = position + batchBytes > fileBytes ? preallocate : 0;
@@ -378,8 +378,8 @@ export class FileStorage implements RaftStorage {
       if (rotate && file !== this.#current) await this.#abandonSegment(file, target.path);
       if (!rotate) this.#dirtyTail = true; // (a failed cut leaves it set too)
       if (isNoSpace(error)) {
-        // The retry appends without zeros, so a batch that fits still goes in.
-        if (zeros > 0 && !rotate) this.#preallocateOff = true;
+        // The retry goes without zeros, so a batch that fits still goes in.
+        if (zeros > 0) this.#preallocateOff = true;
         throw fullError(target.path, error);
       }
       this.#failed = failedError(target.path, error);
