@@ -336,7 +336,7 @@ test('on a full disk, a batch that starts a new segment also goes in without zer
     hasCode(e, StorageErrorCode.Full),
   );
   await storage.persist(batch(next, 2, next));
-  assert.ok(disk.contents(`${dir}/wal-0000000000000003.log`) !== undefined, 'a third segment was started');
+  assert.ok(disk.contents(`${dir}/wal-0000000000000003.log`) !== null, 'a third segment was started');
   await storage.close();
   disk.capacityBytes = Number.POSITIVE_INFINITY;
   const recovered = await new FileStorage(dir, { disk, nodeId: 'n1' }).load();
