@@ -4,9 +4,11 @@
  * Raft driver issues them, each case twice: with the WAL's preallocated segments (the default) and
  * appending past the end of the file (`preallocateBytes: 0`). Then how fast the written log recovers.
  * `--writers=3` runs three storages in three directories at once, as the three members of a
- * local cluster share one disk.
+ * local cluster share one disk. `--rounds=N` repeats each pair N times, alternating which of the
+ * two goes first (this disk's speed drifts), and prints medians over the rounds.
  *
- *   npm run bench:storage -- [--dir=/path/on/the/disk/to/test] [--seconds=3] [--bytes=256] [--batches=1,64,256] [--writers=1]
+ *   npm run bench:storage -- [--dir=/path/on/the/disk/to/test] [--seconds=3] [--bytes=256] [--batches=1,64,256]
+ *                            [--writers=1] [--rounds=1]
  *
  * The directory defaults to a fresh one under the OS temp dir; point --dir at the disk the data
  * directory will live on, since fdatasync cost is a property of the device and file system.
@@ -27,7 +29,26 @@ const seconds = Number(arg('seconds') ?? 3);
 const payloadBytes = Number(arg('bytes') ?? 256);
 const batchSizes = (arg('batches') ?? '1,64,256').split(',').map(Number);
 const writers = Number(arg('writers') ?? 1);
-if (!Number.isSafeInteger(writers) || writers < 1) throw new Error('--writers is a positive integer');
+const rounds = Number(arg('rounds') ?? 1);
+for (const [name, n] of [
+  ['writers', writers],
+  ['rounds', rounds],
+] as const) {
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} is a positive integer`);
+}
+
+/** The median of `xs` by `key` (the upper one of the middle two for an even count). */
+function mid<T>(xs: readonly T[], key: (x: T) => number): number {
+  return xs.map(key).sort((a, b) => a - b)[xs.length >> 1]!;
+}
+
+interface PersistFigures {
+  readonly batchesPerSec: number;
+  readonly entriesPerSec: number;
+  readonly mbPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
 
 interface Latencies {
   readonly count: number;
@@ -124,28 +145,45 @@ async function main(): Promise<void> {
       `\nFileStorage.persist, one batch at a time (one fdatasync each), ${writers} writer(s) at once` +
         (writers > 1 ? ' (figures per writer, median over the writers):' : ':'),
     );
+    const variants = [
+      ['preallocated', undefined],
+      ['appending', 0],
+    ] as const;
     for (const batch of batchSizes) {
-      for (const [label, preallocateBytes] of [
-        ['preallocated', undefined],
-        ['appending', 0],
-      ] as const) {
-        const runs = await Promise.all(
-          Array.from({ length: writers }, (_, w) =>
-            persistRun(join(root, `persist-${batch}-${label}-${w}`), batch, preallocateBytes),
-          ),
-        );
-        const mid = <T>(xs: T[], key: (x: T) => number): number =>
-          xs.map(key).sort((a, b) => a - b)[xs.length >> 1]!;
-        const perSec = mid(runs, (x) => x.latencies.count / (x.latencies.elapsedMs / 1000));
-        const entriesPerSec = mid(runs, (x) => x.entries / (x.latencies.elapsedMs / 1000));
-        const mbPerSec = mid(runs, (x) => x.bytes / (x.latencies.elapsedMs / 1000) / 1e6);
+      const figures = new Map<string, PersistFigures[]>(variants.map(([label]) => [label, []]));
+      for (let round = 0; round < rounds; round++) {
+        for (const [label, preallocateBytes] of round % 2 === 0 ? variants : [...variants].reverse()) {
+          const runs = await Promise.all(
+            Array.from({ length: writers }, (_, w) =>
+              persistRun(join(root, `persist-${batch}-${label}-r${round}-w${w}`), batch, preallocateBytes),
+            ),
+          );
+          // Per writer, then the median over the writers.
+          figures.get(label)!.push({
+            batchesPerSec: mid(runs, (x) => x.latencies.count / (x.latencies.elapsedMs / 1000)),
+            entriesPerSec: mid(runs, (x) => x.entries / (x.latencies.elapsedMs / 1000)),
+            mbPerSec: mid(runs, (x) => x.bytes / (x.latencies.elapsedMs / 1000) / 1e6),
+            p50Ms: mid(runs, (x) => x.latencies.p50Ms),
+            p99Ms: mid(runs, (x) => x.latencies.p99Ms),
+          });
+        }
+      }
+      for (const [label, byRound] of figures) {
+        const perRound =
+          rounds > 1 ? `  (p50 by round: ${byRound.map((f) => f.p50Ms.toFixed(3)).join(', ')})` : '';
         console.log(
-          `  batch ${String(batch).padStart(3)} ${label.padEnd(12)}: ${perSec.toFixed(0).padStart(6)} batches/s  ` +
-            `${entriesPerSec.toFixed(0).padStart(8)} entries/s  ${mbPerSec.toFixed(1).padStart(6)} MB/s  ` +
-            `p50 ${fmt(mid(runs, (x) => x.latencies.p50Ms))}  p99 ${fmt(mid(runs, (x) => x.latencies.p99Ms))}`,
+          `  batch ${String(batch).padStart(3)} ${label.padEnd(12)}: ${mid(byRound, (f) => f.batchesPerSec)
+            .toFixed(0)
+            .padStart(6)} batches/s  ` +
+            `${mid(byRound, (f) => f.entriesPerSec)
+              .toFixed(0)
+              .padStart(8)} entries/s  ${mid(byRound, (f) => f.mbPerSec)
+              .toFixed(1)
+              .padStart(6)} MB/s  ` +
+            `p50 ${fmt(mid(byRound, (f) => f.p50Ms))}  p99 ${fmt(mid(byRound, (f) => f.p99Ms))}${perRound}`,
         );
       }
-      const dir = join(root, `persist-${batch}-preallocated-0`);
+      const dir = join(root, `persist-${batch}-preallocated-r0-w0`);
       const start = performance.now();
       const reopened = new FileStorage(dir, { nodeId: 'n1' });
       const recovered = await reopened.load();
