@@ -8,6 +8,7 @@ import {
   RPC_PATH,
   RPC_PATHS_HEADER,
   RPC_PROTOCOL,
+  setNoDelay,
   writeCoalesced,
 } from '../kv/rpc-protocol.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder } from '../transport/frame-decoder.ts';
@@ -145,7 +146,7 @@ export class RpcChannel {
     this.#maxInflight = Number(upgraded.headers[RPC_MAX_INFLIGHT_HEADER] ?? 0);
     const paths = upgraded.headers[RPC_PATHS_HEADER];
     this.#paths = new Set(typeof paths === 'string' ? paths.split(',') : []);
-    (socket as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
+    setNoDelay(socket);
     refSocket(socket, false);
     const decoder = new FrameDecoder(maxAnswerFrameBytes);
     socket.on('data', (chunk: Buffer) => {

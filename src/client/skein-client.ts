@@ -18,6 +18,7 @@ import type {
   TxnResponse,
   WatchRequest,
 } from '../kv/types.ts';
+import { KvPaths } from '../kv/rpc-protocol.ts';
 import type { GroupJoinRequest, GroupSummary, GroupView, MemberStatus } from '../membership/index.ts';
 import { Endpoints, NotSentError } from './http-endpoints.ts';
 import { HttpWatch } from './http-watch.ts';
@@ -102,20 +103,20 @@ export class SkeinClient implements CoordinationStore {
 
   range(request: RangeRequest, options: ReadOptions = {}): Promise<RangeResponse> {
     const body = options.serializable === true ? { ...request, serializable: true } : request;
-    return this.#call('/v1/kv/range', body, true) as Promise<RangeResponse>;
+    return this.#call(KvPaths.range, body, true) as Promise<RangeResponse>;
   }
 
   put(request: PutRequest): Promise<PutResponse> {
-    return this.#call('/v1/kv/put', request, false) as Promise<PutResponse>;
+    return this.#call(KvPaths.put, request, false) as Promise<PutResponse>;
   }
 
   deleteRange(request: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.#call('/v1/kv/delete', request, false) as Promise<DeleteRangeResponse>;
+    return this.#call(KvPaths.delete, request, false) as Promise<DeleteRangeResponse>;
   }
 
   txn(request: TxnRequest): Promise<TxnResponse> {
     const readOnly = [...request.success, ...request.failure].every((op) => 'range' in op);
-    return this.#call('/v1/kv/txn', request, readOnly) as Promise<TxnResponse>;
+    return this.#call(KvPaths.txn, request, readOnly) as Promise<TxnResponse>;
   }
 
   grantLease(ttlSeconds: number): Promise<LeaseGrantResponse> {
@@ -176,7 +177,7 @@ export class SkeinClient implements CoordinationStore {
   }
 
   compact(revision: number): Promise<CompactResponse> {
-    return this.#call('/v1/kv/compact', { revision }, true) as Promise<CompactResponse>;
+    return this.#call(KvPaths.compact, { revision }, true) as Promise<CompactResponse>;
   }
 
   status(): Promise<StatusResponse> {

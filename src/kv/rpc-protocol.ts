@@ -26,18 +26,21 @@ export const RPC_MAX_INFLIGHT_HEADER = 'skein-rpc-max-inflight';
 /** 101 answer header: the comma-separated paths the channel carries. */
 export const RPC_PATHS_HEADER = 'skein-rpc-paths';
 
+/** The kv service's unary requests: `POST <path>` over HTTP, or over the RPC channel. */
+export const KvPaths = {
+  put: '/v1/kv/put',
+  range: '/v1/kv/range',
+  delete: '/v1/kv/delete',
+  txn: '/v1/kv/txn',
+  compact: '/v1/kv/compact',
+} as const;
+
 /**
  * The paths skein/client tries the channel for (a member announces what it carries at the
  * upgrade). Other requests go straight to HTTP, so a client that only keeps leases alive, say,
  * opens no channel.
  */
-export const RPC_CLIENT_PATHS: ReadonlySet<string> = new Set([
-  '/v1/kv/put',
-  '/v1/kv/range',
-  '/v1/kv/delete',
-  '/v1/kv/txn',
-  '/v1/kv/compact',
-]);
+export const RPC_CLIENT_PATHS: ReadonlySet<string> = new Set(Object.values(KvPaths));
 
 /**
  * Write `frame`; the frames written in one turn of the event loop leave in one write (many answers
@@ -51,6 +54,11 @@ export function writeCoalesced(socket: Duplex, frame: Buffer): boolean {
     });
   }
   return socket.write(frame);
+}
+
+/** Send small frames at once (no Nagle delay); an upgraded socket is typed as a plain Duplex. */
+export function setNoDelay(socket: Duplex): void {
+  (socket as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
 }
 
 /** One frame: the length prefix, then `json` as UTF-8. */

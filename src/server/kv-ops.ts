@@ -6,6 +6,7 @@ import {
   validateRange,
   validateTxn,
 } from '../kv/index.ts';
+import { KvPaths } from '../kv/rpc-protocol.ts';
 import type { RangeRequest, RangeResponse } from '../kv/types.ts';
 import type { ServerContext } from './context.ts';
 import {
@@ -40,13 +41,13 @@ export function kvOps(ctx: ServerContext): readonly UnaryOp[] {
   const { node, store, limits } = ctx;
   return [
     {
-      path: '/v1/kv/put',
+      path: KvPaths.put,
       body: PutBody,
       reply: PutReply,
       handle: async (body) => await node.enqueue('put', validatePut(body, limits)),
     },
     {
-      path: '/v1/kv/range',
+      path: KvPaths.range,
       body: RangeBody,
       reply: RangeReply,
       handle: async (body) => {
@@ -57,18 +58,18 @@ export function kvOps(ctx: ServerContext): readonly UnaryOp[] {
       },
     },
     {
-      path: '/v1/kv/delete',
+      path: KvPaths.delete,
       body: DeleteBody,
       reply: DeleteReply,
       handle: async (body) => await node.enqueue('delete-range', validateDeleteRange(body, limits)),
     },
     {
-      path: '/v1/kv/txn',
+      path: KvPaths.txn,
       body: TxnBody,
       handle: async (body) => await node.enqueue('txn', validateTxn(body, limits)),
     },
     {
-      path: '/v1/kv/compact',
+      path: KvPaths.compact,
       body: CompactBody,
       handle: async (body) => await node.enqueue('compact', validateCompact(body)),
     },

@@ -11,6 +11,7 @@ import {
   RPC_PATH,
   RPC_PATHS_HEADER,
   RPC_PROTOCOL,
+  setNoDelay,
   writeCoalesced,
 } from '../kv/rpc-protocol.ts';
 import { FrameDecoder } from '../transport/frame-decoder.ts';
@@ -187,7 +188,7 @@ class RpcConnection {
 
   start(head: Buffer): void {
     const socket = this.#socket;
-    (socket as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
+    setNoDelay(socket);
     socket.on('data', (chunk: Buffer) => {
       this.#onData(chunk);
     });
