@@ -6,6 +6,7 @@
 export {
   RaftNode,
   type RaftNodeOptions,
+  type EnqueueOptions,
   type RaftNodeEvents,
   type RaftNodeStatus,
   type Processor,

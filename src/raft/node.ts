@@ -13,6 +13,7 @@ import { allVoters, isJoint, isMember } from './quorum.ts';
 import { RaftCore, type RaftStatus, type Ready } from './raft.ts';
 import {
   EntryKind,
+  Role,
   type ClusterConfig,
   type ConfigChange,
   type Entry,
@@ -60,6 +61,16 @@ export interface RaftNodeStatus extends RaftStatus {
 }
 
 /** Options for {@link RaftNode.create}. */
+/** How {@link RaftNode.enqueue} proposes a command. */
+export interface EnqueueOptions {
+  /**
+   * Propose only while this node leads in exactly this term; otherwise reject with
+   * SKEIN_NOT_LEADER instead of forwarding to the leader. For commands decided from leader-only
+   * state (the lease clock), which another leader must not carry out on this one's stale view.
+   */
+  readonly leaderTerm?: number;
+}
+
 export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' | 'appliedIndex'> {
   /** This node's id; never reused for a different history within a cluster. */
   readonly id: NodeId;
@@ -216,7 +227,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #readRoundInFlight = false;
   #nextRequestSeq = 1;
   /** Commands enqueued since the last drive, proposed to the core as one batch. */
-  #proposals: { kind: EntryKind; data: Uint8Array; requestId: string }[] = [];
+  #proposals: { kind: EntryKind; data: Uint8Array; requestId: string; leaderTerm?: number }[] = [];
   #nextReadId = 1;
   readonly #incarnation: string;
   #waiters: Waiter[] = [];
@@ -377,9 +388,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   /**
    * Replicate a command and resolve with its processor's result once it has been committed and
-   * applied on this node. Callable on any member: followers forward to the leader.
+   * applied on this node. Callable on any member: followers forward to the leader (unless
+   * `options.leaderTerm` says the command is only for the leader of one term).
    */
-  enqueue(action: string, params: unknown): Promise<unknown> {
+  enqueue(action: string, params: unknown, options: EnqueueOptions = {}): Promise<unknown> {
     if (this.#stopped) return Promise.reject(raftError(RaftErrorCode.Stopped, 'cannot enqueue'));
     if (!Object.hasOwn(this.#processors, action)) {
       return Promise.reject(raftError(RaftErrorCode.UnknownAction, `no processor for action "${action}"`));
@@ -409,7 +421,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
     // Proposed at the next drive, together with every other command enqueued this turn: one
     // append per follower per batch instead of per command (the biggest throughput lever).
-    this.#proposals.push({ kind: EntryKind.Normal, data, requestId });
+    const { leaderTerm } = options;
+    this.#proposals.push({
+      kind: EntryKind.Normal,
+      data,
+      requestId,
+      ...(leaderTerm === undefined ? {} : { leaderTerm }),
+    });
     this.#scheduleDrive();
     return new Promise((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
@@ -521,6 +539,14 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       snapshotIndex: this.#lastSnapshotIndex,
       snapshotTransfers: [...this.#sender.transfers, ...this.#receiver.transfers],
     };
+  }
+
+  /**
+   * The term this node leads in, as its core sees it right now (before any 'role' event for a
+   * change has been emitted), or null when it does not lead.
+   */
+  get leadingTerm(): number | null {
+    return this.#core.role === Role.Leader ? this.#core.term : null;
   }
 
   /** The member this node takes for the leader (itself when it leads), or null while none is known. */
@@ -755,16 +781,31 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   /** Propose the commands enqueued since the last drive; if the core refuses them, fail them. */
   #proposeBatch(): void {
     if (this.#proposals.length === 0 || this.#stopped) return;
-    const items = this.#proposals;
+    const leading = this.leadingTerm;
+    const items = this.#proposals.filter((i) => i.leaderTerm === undefined || i.leaderTerm === leading);
+    if (items.length < this.#proposals.length) {
+      const fenced = this.#proposals.filter((i) => !items.includes(i));
+      this.#rejectProposals(
+        fenced,
+        raftError(
+          RaftErrorCode.NotLeader,
+          'not proposed: this node no longer leads the term it was meant for',
+        ),
+      );
+    }
     this.#proposals = [];
+    if (items.length === 0) return;
     const result = this.#core.propose(items);
-    if (result.ok) return;
+    if (!result.ok) this.#rejectProposals(items, result.error);
+  }
+
+  #rejectProposals(items: readonly { readonly requestId: string }[], error: SkeinError): void {
     for (const item of items) {
       const pending = this.#pending.get(item.requestId);
       if (pending === undefined) continue; // already timed out
       this.#pending.delete(item.requestId);
       this.#clock.clearTimeout(pending.timer);
-      pending.reject(result.error);
+      pending.reject(error);
     }
   }
 

@@ -507,6 +507,34 @@ describe('consensual behaviours', () => {
     );
   });
 
+  test('a proposal fenced to a leader term is refused, not forwarded, once that term is over', async () => {
+    const sim = new RaftSimulation({ seed: 53 });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    const leader = sim.leader()!;
+    const term = leader.leadingTerm!;
+    assert.equal(term, leader.core.term);
+    await sim.settle(leader.enqueue('set', { key: 'k', value: 'fenced ok' }, { leaderTerm: term }));
+    const follower = sim.node(sim.ids.find((id) => id !== leader.id)!)!;
+    assert.equal(follower.leadingTerm, null);
+    await assert.rejects(
+      sim.settle(follower.enqueue('set', { key: 'k', value: 'forwarded' }, { leaderTerm: term })),
+      (e: unknown) => hasCode(e, 'SKEIN_NOT_LEADER'),
+    );
+    await assert.rejects(
+      sim.settle(leader.enqueue('set', { key: 'k', value: 'stale' }, { leaderTerm: term - 1 })),
+      (e: unknown) => hasCode(e, 'SKEIN_NOT_LEADER'),
+    );
+    // Unfenced commands in the same batch still go through.
+    const fenced = leader.enqueue('set', { key: 'k', value: 'stale' }, { leaderTerm: term + 1 });
+    fenced.catch(() => undefined);
+    await sim.settle(leader.enqueue('set', { key: 'k', value: 'unfenced' }));
+    await assert.rejects(fenced, (e: unknown) => hasCode(e, 'SKEIN_NOT_LEADER'));
+    await sim.runFor(200);
+    const values = sim.appliedBy(leader.id).map((c) => (c.params as { value: string }).value);
+    assert.deepEqual(values.slice(-2), ['fenced ok', 'unfenced']);
+  });
+
   test('a throwing processor rejects its caller and never stops the node or splits replicas', async () => {
     const sim = new RaftSimulation({
       seed: 53,

@@ -32,23 +32,19 @@ export async function joinThroughLog(
  * the leader (the caller forwards).
  */
 export async function heartbeatOnLeader(
-  node: RaftNode,
   state: CoordinationState,
   leases: LeaseExpiry,
   request: { group: string; member: string; session: number },
 ): Promise<MemberStatus | null> {
   const { group, member, session } = request;
-  const look = (): { renewed: ReturnType<LeaseExpiry['renew']>; place: MemberPlace | null } => ({
-    renewed: leases.renew(session),
+  // Once a quorum has confirmed this member still leads, and it has applied every grant and join
+  // committed before the call (a new leader may not have caught up with its predecessor's log).
+  const looked = await leases.whileLeading(() => ({
+    renewed: leases.renewConfirmed(session),
     place: state.groups.placeOf(group, member),
-  });
-  let { renewed, place } = look();
-  if (renewed === undefined || (renewed !== null && place?.session !== session)) {
-    // A fresh grant or join may be committed but not yet applied here (a new leader has not caught
-    // up with its predecessor's log): catch up once before saying "no such session / member".
-    await node.read(() => undefined);
-    ({ renewed, place } = look());
-  }
+  }));
+  if (looked === null) return null;
+  const { renewed, place } = looked;
   if (renewed === null) return null;
   if (renewed === undefined) {
     throw kvError(KvErrorCode.LeaseNotFound, `session ${session} expired or was revoked; join again`);

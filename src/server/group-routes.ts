@@ -31,7 +31,7 @@ export function registerGroupRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/v1/groups/heartbeat', { schema: { body: GroupHeartbeatBody } }, async (request) => {
     const body = request.body as { group: string; member: string; session: number };
-    const status = await heartbeatOnLeader(node, state, leases, body);
+    const status = await heartbeatOnLeader(state, leases, body);
     if (status !== null) return status;
     if (request.headers[FORWARDED_HEADER] !== undefined) {
       throw new SkeinError('SKEIN_NOT_LEADER', 'this member is no longer the leader; retry');

@@ -242,7 +242,7 @@ export class SimCoordinator implements GroupCoordinator {
     timeoutMs?: number,
   ): Promise<MemberStatus> {
     return this.#call(async (node, state, leases) => {
-      const status = await heartbeatOnLeader(node, state, leases, request);
+      const status = await heartbeatOnLeader(state, leases, request);
       if (status === null)
         throw new SkeinError('SKEIN_NOT_LEADER', 'this member is no longer the leader; retry');
       return status;

@@ -28,12 +28,9 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/v1/lease/keepalive', { schema: { body: LeaseIdBody } }, async (request) => {
     const { id } = request.body as { id: number };
-    let renewed = leases.renew(id);
-    if (renewed === undefined) {
-      // The grant may be committed but not yet applied here: wait until this leader caught up.
-      await node.read(() => undefined);
-      renewed = leases.renew(id);
-    }
+    // Renews only once a quorum has confirmed this member still leads, and it has applied every
+    // grant committed before the call.
+    const renewed = await leases.keepAlive(id);
     if (renewed === undefined) throw kvError(KvErrorCode.LeaseNotFound, `lease ${id} does not exist`);
     if (renewed === null) return forward(ctx, request, '/v1/lease/keepalive');
     return renewed;
