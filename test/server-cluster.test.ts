@@ -147,13 +147,28 @@ describe('a 3-member skein cluster of real processes', () => {
         mark(`renewal failed: ${String(error)}`);
       },
     });
+    let seenUntil = lease.expiresAtMs;
+    const watchRenewals = setInterval(() => {
+      if (lease.expiresAtMs === seenUntil) return;
+      seenUntil = lease.expiresAtMs;
+      mark(`renewed until ${Math.round(seenUntil - t0)} ms`);
+    }, 20).unref();
+    lease.on('lost', (reason) => {
+      mark(`the holder lost the lease: ${reason.message}`);
+    });
     await client.put({ key: 'held/by-lease', value: 'x', lease: lease.id });
+    mark(`put; renewed until ${Math.round(lease.expiresAtMs - t0)} ms`);
     await sleep(2500); // renewed past its TTL
-    assert.ok((await client.get('held/by-lease')) !== null, 'expired while being renewed');
+    const renewed = await client.get('held/by-lease');
+    mark(
+      `read ${renewed === null ? 'nothing' : 'the key'}; renewed until ${Math.round(lease.expiresAtMs - t0)} ms`,
+    );
+    assert.ok(renewed !== null, `expired while being renewed:\n${timeline.join('\n')}`);
     // The holder "dies" just after a keepalive landed: no more keepalives, no revoke.
     const coveredUntil = lease.expiresAtMs;
     await until('a keepalive', () => Promise.resolve(lease.expiresAtMs > coveredUntil ? true : undefined));
     lease.stop();
+    clearInterval(watchRenewals);
     mark(`holder stopped; its last renewal covers it until ${Math.round(lease.expiresAtMs - t0)} ms`);
     const stoppedAt = Date.now();
     const leader = await leaderIndex();

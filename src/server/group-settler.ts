@@ -107,8 +107,14 @@ export class GroupSettler {
     this.#timerAtMs = Number.POSITIVE_INFINITY;
     const settleClock = this.#settleClock;
     if (settleClock === null || this.#stopped) return;
+    // The clock is this leader's: its settles are proposed fenced to its term, so that a 'role'
+    // event trailing the core cannot have them forwarded to (and carried out by) a new leader.
+    // (Not leading any more: nothing is proposed, and the clock stops with the 'role' event.)
+    const term = this.#node.leadingTerm;
     for (const settle of settleClock.due(this.#clock.now())) {
-      this.#node.enqueue('group-settle', { group: settle.group, changeSeq: settle.changeSeq }).then(
+      if (term === null) continue;
+      const command = { group: settle.group, changeSeq: settle.changeSeq };
+      this.#node.enqueue('group-settle', command, { leaderTerm: term }).then(
         () => {
           this.#logger.debug({ group: settle.group }, 'group settle applied');
         },

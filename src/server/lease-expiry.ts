@@ -6,6 +6,9 @@ import type { LeaseGrantResponse, LeaseKeepAliveResponse } from '../kv/types.ts'
 import { RaftErrorCode } from '../raft/errors.ts';
 import type { AppliedCommand, RaftNode } from '../raft/node.ts';
 
+/** A pause of the lease clock at least this long is logged as a warning (shorter ones at debug). */
+const NOTEWORTHY_PAUSE_MS = 1000;
+
 export interface LeaseExpiryOptions {
   readonly node: RaftNode;
   readonly store: KvStore;
@@ -22,8 +25,8 @@ export interface LeaseExpiryOptions {
  * leader keeps them, in memory, and keepalives only move them — they never touch the log. When a
  * deadline passes the leader proposes `lease-revoke {expired: true}`, and the revocation is what
  * every member applies. A new leader gives every lease a fresh TTL (etcd's rule): a lease can
- * therefore outlive its holder by at most one TTL per leader change, and never expires while
- * keepalives reach the leader less than one TTL apart.
+ * therefore outlive its holder by at most one TTL per leader change (and by the leader's pauses,
+ * below), and never expires while keepalives reach the leader less than one TTL apart.
  *
  * Two ways a leader's clock can be wrong, both seen in etcd (issues 12528 and 15247), are closed:
  * - A leader that has been deposed without hearing of it yet would accept keepalives for a clock
@@ -190,7 +193,9 @@ export class LeaseExpiry {
     this.#lastCheckMs = now;
     if (pausedMs > this.#checkIntervalMs) {
       for (const [id, deadline] of this.#deadlines) this.#deadlines.set(id, deadline + pausedMs);
-      this.#logger.warn(
+      // Short stalls are common on a busy machine; only a long one is worth an operator's attention.
+      const level = pausedMs >= NOTEWORTHY_PAUSE_MS ? 'warn' : 'debug';
+      this.#logger[level](
         { pausedMs: Math.round(pausedMs), leases: this.#deadlines.size },
         'the lease clock was paused (event loop blocked or process stopped): every deadline moves out by the pause',
       );
