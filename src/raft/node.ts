@@ -60,7 +60,6 @@ export interface RaftNodeStatus extends RaftStatus {
   readonly snapshotTransfers: readonly SnapshotTransferStatus[];
 }
 
-/** Options for {@link RaftNode.create}. */
 /** How {@link RaftNode.enqueue} proposes a command. */
 export interface EnqueueOptions {
   /**
@@ -71,6 +70,16 @@ export interface EnqueueOptions {
   readonly leaderTerm?: number;
 }
 
+/** A command enqueued on this node, waiting for the next drive to propose it. */
+interface Proposal {
+  readonly kind: EntryKind;
+  readonly data: Uint8Array;
+  readonly requestId: string;
+  /** Set by {@link EnqueueOptions.leaderTerm}. */
+  readonly leaderTerm?: number;
+}
+
+/** Options for {@link RaftNode.create}. */
 export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' | 'appliedIndex'> {
   /** This node's id; never reused for a different history within a cluster. */
   readonly id: NodeId;
@@ -227,7 +236,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #readRoundInFlight = false;
   #nextRequestSeq = 1;
   /** Commands enqueued since the last drive, proposed to the core as one batch. */
-  #proposals: { kind: EntryKind; data: Uint8Array; requestId: string; leaderTerm?: number }[] = [];
+  #proposals: Proposal[] = [];
   #nextReadId = 1;
   readonly #incarnation: string;
   #waiters: Waiter[] = [];
@@ -782,9 +791,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #proposeBatch(): void {
     if (this.#proposals.length === 0 || this.#stopped) return;
     const leading = this.leadingTerm;
-    const items = this.#proposals.filter((i) => i.leaderTerm === undefined || i.leaderTerm === leading);
-    if (items.length < this.#proposals.length) {
-      const fenced = this.#proposals.filter((i) => !items.includes(i));
+    const items: Proposal[] = [];
+    const fenced: Proposal[] = [];
+    for (const p of this.#proposals) {
+      (p.leaderTerm === undefined || p.leaderTerm === leading ? items : fenced).push(p);
+    }
+    this.#proposals = [];
+    if (fenced.length > 0) {
       this.#rejectProposals(
         fenced,
         raftError(
@@ -793,7 +806,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         ),
       );
     }
-    this.#proposals = [];
     if (items.length === 0) return;
     const result = this.#core.propose(items);
     if (!result.ok) this.#rejectProposals(items, result.error);
