@@ -5,6 +5,7 @@
  */
 import type { LoadResult } from './kv-load.ts';
 import type { SystemName } from './kv-systems.ts';
+import { median } from './lib/stats.ts';
 
 export type Op = 'put' | 'read';
 
@@ -61,12 +62,6 @@ export class Results {
 
 function keyOf(cell: Cell, system: SystemName): string {
   return `${cell.members}/${cell.op}/${cell.inflight}/${system}`;
-}
-
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');

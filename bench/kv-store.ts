@@ -15,6 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Random } from '../src/core/random.ts';
 import { KvStore } from '../src/kv/index.ts';
+import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -38,11 +39,6 @@ const keyOf = (i: number): string =>
   `/bench/p${String(Math.floor(i / 100)).padStart(5, '0')}/k${String(i % 100).padStart(2, '0')}`;
 
 const rate = (xs: number[]): string => Math.round(median(xs)).toLocaleString('en');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /**
  * Seconds of CPU the process spent in `fn` (user + system). On a shared, busy machine wall time

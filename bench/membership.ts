@@ -34,6 +34,7 @@ import {
 } from '../test/support/group-member-process.ts';
 import { startSkeinCluster, type SkeinCluster } from '../test/support/skein-cluster.ts';
 import { childProcesses } from './kv-load.ts';
+import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -121,12 +122,6 @@ function settled(
     if (new Set(lines.map((l) => l.index)).size !== size) return undefined; // so 1..size, each once
   }
   return [...byGroup.values()].flat();
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');

@@ -23,6 +23,7 @@ import {
   RendezvousTable,
   DEFAULT_TABLE_PARTITIONS,
 } from '../src/placement/index.ts';
+import { median } from './lib/stats.ts';
 
 const KEYS = Number(process.env.PLACEMENT_KEYS ?? 1_000_000);
 const PASSES = Number(process.env.PLACEMENT_PASSES ?? 5);
@@ -125,12 +126,6 @@ function timedPass(
   const wallMs = performance.now() - wall0;
   const cpu = process.cpuUsage(cpu0);
   return [wallMs, (cpu.user + cpu.system) / 1000];
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function measure(contender: Contender, keys: readonly string[]): Row {

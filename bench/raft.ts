@@ -33,6 +33,7 @@ import { runLoad, type LoadResult } from '../src/cli/load-generator.ts';
 import { pumpCores, type CoreResult } from './lib/core-pump.ts';
 import { startInProcessCluster } from './lib/in-process-cluster.ts';
 import type { Delivery } from './lib/memory-transport.ts';
+import { median } from './lib/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -65,12 +66,6 @@ const deliveryMode: Delivery = delivery;
 const payload = new Uint8Array(payloadBytes).fill(0x61);
 const cores = availableParallelism();
 const keys = Array.from({ length: 4096 }, (_, i) => `bench-${i}`);
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 function report(mode: string, outstanding: number, results: readonly LoadResult[]): void {
   const perRun = results.map((r) => Math.round(r.commitsPerSec).toLocaleString('en-US')).join(', ');
