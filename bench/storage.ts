@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { encode } from '../src/core/codec.ts';
 import { EntryKind, type Entry } from '../src/raft/types.ts';
 import { FileStorage } from '../src/storage/file-storage.ts';
+import { median } from './lib/stats.ts';
 
 function arg(name: string): string | undefined {
   const prefix = `--${name}=`;
@@ -37,9 +38,9 @@ for (const [name, n] of [
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} is a positive integer`);
 }
 
-/** The median of `xs` by `key` (the upper one of the middle two for an even count). */
+/** The median of `xs` by `key`. */
 function mid<T>(xs: readonly T[], key: (x: T) => number): number {
-  return xs.map(key).sort((a, b) => a - b)[xs.length >> 1]!;
+  return median(xs.map(key));
 }
 
 interface PersistFigures {

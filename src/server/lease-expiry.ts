@@ -69,11 +69,6 @@ export class LeaseExpiry {
     this.#onRole(role, term);
   }
 
-  /** True while this member believes it leads and so decides expiry (confirm with {@link keepAlive}). */
-  get isLeader(): boolean {
-    return this.#leading();
-  }
-
   /**
    * Renew a lease, once a ReadIndex round has confirmed that this member still leads (and has
    * applied everything committed before the call). Resolves null when this member does not lead

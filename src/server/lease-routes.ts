@@ -38,10 +38,14 @@ export function registerLeaseRoutes(app: FastifyInstance, ctx: ServerContext): v
 
   app.post('/v1/lease/timetolive', { schema: { body: LeaseTtlBody } }, async (request) => {
     const { id, keys } = request.body as { id: number; keys?: boolean };
-    if (!leases.isLeader) return forward(ctx, request, '/v1/lease/timetolive');
-    const lease = await node.read(() => store.lease(id));
+    // The leader's clock, read once a quorum has confirmed it still leads (as a keepalive is).
+    const looked = await leases.whileLeading(() => ({
+      lease: store.lease(id),
+      remainingMs: leases.remainingMs(id),
+    }));
+    if (looked === null) return forward(ctx, request, '/v1/lease/timetolive');
+    const { lease, remainingMs } = looked;
     if (lease === undefined) throw kvError(KvErrorCode.LeaseNotFound, `lease ${id} does not exist`);
-    const remainingMs = leases.remainingMs(id);
     const info: LeaseInfo = {
       id,
       grantedTtlSeconds: lease.grantedTtlSeconds,
