@@ -194,6 +194,48 @@ describe('a 3-member skein cluster of real processes', () => {
     );
   });
 
+  test('a kept lease survives a pause of the member its client talks to (SIGSTOP, sockets left open)', async () => {
+    const TTL_S = 3;
+    const t0 = performance.now();
+    const timeline: string[] = [];
+    const mark = (what: string): void => {
+      timeline.push(`${Math.round(performance.now() - t0)} ms ${what}`);
+    };
+    // The client's own request timeout (10 s by default) is far longer than the TTL: only the
+    // keeper's renewal timeout lets it move on from a member that stopped answering.
+    const holderClient = await connect({ endpoints: cluster.clientUrls });
+    let paused = -1;
+    try {
+      await holderClient.refreshLeader(); // talk to the leader, so its pause also costs an election
+      const lease = await keepLease(holderClient, {
+        ttlSeconds: TTL_S,
+        onRenewError: (error) => {
+          mark(`renewal failed: ${String(error)}`);
+        },
+      });
+      lease.on('lost', (reason) => {
+        mark(`the holder lost the lease: ${reason.message}`);
+      });
+      paused = cluster.clientUrls.indexOf(holderClient.endpoint);
+      cluster.pause(paused);
+      mark(`paused m${paused + 1}, which the holder's client talks to`);
+      await sleep(2 * TTL_S * 1000);
+      const others = await connect({ endpoints: cluster.clientUrls.filter((_, i) => i !== paused) });
+      try {
+        const info = await others.leaseTimeToLive(lease.id);
+        mark(`lease on the other members: ${JSON.stringify(info)}`);
+        assert.equal(lease.lost, false, `the holder lost its lease:\n${timeline.join('\n')}`);
+        assert.notEqual(info, null, `the lease is gone:\n${timeline.join('\n')}`);
+      } finally {
+        await others.close();
+      }
+      await lease.revoke();
+    } finally {
+      if (paused >= 0) cluster.resume(paused);
+      await holderClient.close();
+    }
+  });
+
   test('a member joins with --join and the secret; one without the secret never gets in', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skein-join-'));
     const joinArgs = async (name: string, secretFile: string): Promise<string[]> => [

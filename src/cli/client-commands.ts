@@ -5,6 +5,7 @@ import { ServerDefaults } from '../server/config.ts';
 import { restoreBackup } from '../server/restore.ts';
 import { SkeinError } from '../core/errors.ts';
 import type { KeyValue, WatchResponse } from '../kv/types.ts';
+import { renewUntilInterrupted } from './lease-renewal.ts';
 import { EXIT_CONFIG, EXIT_START_FAILED } from './run-member.ts';
 
 /** Options every client command takes. */
@@ -181,25 +182,17 @@ export function registerClientCommands(program: Command): void {
         const first = await client.keepAliveOnce(leaseId);
         print(`lease ${leaseId} keepalived with TTL ${first.ttlSeconds}s`, first);
         if (flags.once === true) return;
-        await new Promise<void>((resolve, reject) => {
-          const timer = setInterval(
-            () => {
-              client.keepAliveOnce(leaseId).then(
-                (r) => {
-                  print(`lease ${leaseId} keepalived with TTL ${r.ttlSeconds}s`, r);
-                },
-                (error: unknown) => {
-                  clearInterval(timer);
-                  reject(error instanceof Error ? error : new Error(String(error)));
-                },
-              );
-            },
-            Math.max(100, (first.ttlSeconds * 1000) / 3),
-          );
-          process.once('SIGINT', () => {
-            clearInterval(timer);
-            resolve();
-          });
+        const interrupted = new AbortController();
+        process.once('SIGINT', () => {
+          interrupted.abort();
+        });
+        await renewUntilInterrupted(client, leaseId, first.ttlSeconds, interrupted.signal, {
+          renewed: (r) => {
+            print(`lease ${leaseId} keepalived with TTL ${r.ttlSeconds}s`, r);
+          },
+          failed: (error) => {
+            process.stderr.write(`skein: renewal failed, retrying: ${error.code}: ${error.message}\n`);
+          },
         });
       }),
     );

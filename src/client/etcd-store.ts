@@ -40,7 +40,13 @@ import { faultHandling, type EtcdFaultHandlingOptions } from './etcd-fault-handl
 import { LeaseIdMap } from './etcd-lease-ids.ts';
 import { keepAliveOnce, probeCompactRevision } from './etcd-streams.ts';
 import { EtcdWatch } from './etcd-watch.ts';
-import type { CoordinationStore, ReadOptions, WatchCallbacks, WatchHandle } from './types.ts';
+import type {
+  CoordinationStore,
+  KeepAliveOptions,
+  ReadOptions,
+  WatchCallbacks,
+  WatchHandle,
+} from './types.ts';
 
 export interface EtcdStoreOptions {
   /** etcd client URLs, e.g. `http://127.0.0.1:2379` (one or several members). */
@@ -203,13 +209,13 @@ class EtcdStore implements CoordinationStore {
     }
   }
 
-  async keepAliveOnce(id: number): Promise<LeaseKeepAliveResponse> {
+  async keepAliveOnce(id: number, options: KeepAliveOptions = {}): Promise<LeaseKeepAliveResponse> {
     const etcdId = this.#leases.toEtcd(id);
     const response = await this.#call(() =>
       keepAliveOnce(
         this.#client.leaseClient,
         etcdId,
-        this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs,
+        options.timeoutMs ?? this.#options.requestTimeoutMs ?? defaultRequestTimeoutMs,
       ),
     );
     // etcd answers a keep-alive for a missing lease with TTL 0 rather than an error.

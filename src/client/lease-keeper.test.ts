@@ -10,7 +10,7 @@ import type { LeaseKeepAliveResponse } from '../kv/types.ts';
 import { keepLease, LeaseKeeperErrorCode } from './lease-keeper.ts';
 import type { CoordinationStore } from './types.ts';
 
-type KeepAlive = (atMs: number) => Promise<LeaseKeepAliveResponse>;
+type KeepAlive = (atMs: number, timeoutMs: number | undefined) => Promise<LeaseKeepAliveResponse>;
 
 function scriptedStore(clock: VirtualClock, keepAlive: KeepAlive) {
   const calls: number[] = [];
@@ -29,9 +29,9 @@ function scriptedStore(clock: VirtualClock, keepAlive: KeepAlive) {
     compact: unsupported,
     leaseTimeToLive: unsupported,
     grantLease: (ttlSeconds) => Promise.resolve({ id: 7, ttlSeconds, revision: 1 }),
-    keepAliveOnce: (id) => {
+    keepAliveOnce: (id, options) => {
       calls.push(clock.now());
-      return keepAlive(clock.now()).then((r) => ({ ...r, id }));
+      return keepAlive(clock.now(), options?.timeoutMs).then((r) => ({ ...r, id }));
     },
     revokeLease: () => {
       revoked.push(clock.now());
@@ -116,6 +116,51 @@ describe('keepLease', () => {
     lease.on('lost', () => (lostAt = clock.now()));
     await run(clock, 6000);
     assert.equal(lostAt, 4000);
+  });
+
+  it('gives up on a renewal after renewTimeoutMs and retries, so one hung member cannot run the lease out', async () => {
+    const clock = new VirtualClock();
+    const timeouts: (number | undefined)[] = [];
+    // The renewal sent at 1000 goes to a member that never answers; the store honours the timeout
+    // it is given, as SkeinClient does (and then moves to the next member).
+    const { store, calls } = scriptedStore(clock, (at, timeoutMs) => {
+      timeouts.push(timeoutMs);
+      if (at !== 1000) return ok(3);
+      return new Promise((_, reject) => {
+        clock.setTimeout(() => {
+          reject(new SkeinError('SKEIN_UNAVAILABLE', 'no answer'));
+        }, timeoutMs ?? Number.POSITIVE_INFINITY);
+      });
+    });
+    const lease = await keepLease(store, { ttlSeconds: 3, clock });
+    await run(clock, 3000);
+    // Timed out at 1500 (renew interval / 2), retried 200 ms later.
+    assert.deepEqual(calls, [1000, 1700, 2700]);
+    assert.deepEqual(timeouts, [500, 500, 500]);
+    assert.equal(lease.lost, false);
+    assert.equal(lease.expiresAtMs, 5700);
+    lease.stop();
+
+    const tunedTimeouts: (number | undefined)[] = [];
+    const custom = scriptedStore(clock, (_at, timeoutMs) => {
+      tunedTimeouts.push(timeoutMs);
+      return ok(3);
+    });
+    const tuned = await keepLease(custom.store, { ttlSeconds: 3, clock, renewTimeoutMs: 250 });
+    await run(clock, 1000);
+    assert.deepEqual(tunedTimeouts, [250]);
+    tuned.stop();
+  });
+
+  it('refuses intervals that are not positive numbers', async () => {
+    const clock = new VirtualClock();
+    const { store } = scriptedStore(clock, () => ok(3));
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(keepLease(store, { ttlSeconds: 3, clock, renewTimeoutMs: bad }), {
+        code: KvErrorCode.InvalidArgument,
+      });
+    }
+    await assert.rejects(keepLease(store, { ttlSeconds: 3, clock, renewIntervalMs: 0 }), /renewIntervalMs/);
   });
 
   it('reports lost at the first renewal that finds the lease gone', async () => {

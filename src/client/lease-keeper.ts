@@ -3,6 +3,10 @@
  *
  * The keeper renews with `keepAliveOnce` every `renewIntervalMs` (default ttl / 3, so two renewals
  * can fail before the lease is at risk) and retries transient failures every `retryIntervalMs`.
+ * A renewal with no answer after `renewTimeoutMs` counts as failed: a member that stops answering
+ * without closing its connections (paused, cut off) would otherwise hold the one renewal in flight
+ * for the whole request timeout, and the lease would run out while the other members could have
+ * renewed it. skein's client moves to the next member after such a failure.
  * It tracks a local deadline by its own clock: a renewal *sent* at local time t that succeeds with
  * ttl T proves the lease lives until at least t + T (the store started its TTL after it received
  * the request). When that deadline passes without a successful renewal, or the store says the lease
@@ -13,7 +17,7 @@
  */
 import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
-import { KvErrorCode } from '../kv/errors.ts';
+import { kvError, KvErrorCode } from '../kv/errors.ts';
 import type { CoordinationStore } from './types.ts';
 
 export const LeaseKeeperErrorCode = {
@@ -28,6 +32,8 @@ export interface KeepLeaseOptions {
   readonly renewIntervalMs?: number;
   /** After a failed renewal, try again this soon. Default renewInterval / 5, at least 50 ms. */
   readonly retryIntervalMs?: number;
+  /** Give up on a renewal that has no answer after this long, and retry. Default renewInterval / 2. */
+  readonly renewTimeoutMs?: number;
   /** Time source (a VirtualClock in tests). Default RealClock. */
   readonly clock?: Clock;
   /** Told about every renewal that failed but may succeed on retry. */
@@ -56,6 +62,15 @@ export interface LeaseHandle {
 
 /** Grant a lease with `ttlSeconds` and keep it alive until revoked, stopped or lost. */
 export async function keepLease(store: CoordinationStore, options: KeepLeaseOptions): Promise<LeaseHandle> {
+  for (const name of ['renewIntervalMs', 'retryIntervalMs', 'renewTimeoutMs'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+      throw kvError(
+        KvErrorCode.InvalidArgument,
+        `keepLease: ${name} must be a positive number of milliseconds, got ${String(value)}`,
+      );
+    }
+  }
   const clock = options.clock ?? new RealClock();
   const sentAtMs = clock.now();
   const grant = await store.grantLease(options.ttlSeconds);
@@ -70,6 +85,7 @@ class LeaseKeeper implements LeaseHandle {
   readonly #options: KeepLeaseOptions;
   readonly #renewIntervalMs: number;
   readonly #retryIntervalMs: number;
+  readonly #renewTimeoutMs: number;
   readonly #listeners = new Set<LeaseLostListener>();
   #expiresAtMs: number;
   #lostReason: SkeinError | null = null;
@@ -93,6 +109,7 @@ class LeaseKeeper implements LeaseHandle {
     const ttlMs = ttlSeconds * 1000;
     this.#renewIntervalMs = Math.min(options.renewIntervalMs ?? ttlMs / 3, ttlMs / 2);
     this.#retryIntervalMs = options.retryIntervalMs ?? Math.max(50, this.#renewIntervalMs / 5);
+    this.#renewTimeoutMs = options.renewTimeoutMs ?? this.#renewIntervalMs / 2;
     this.#expiresAtMs = sentAtMs + ttlMs;
     this.#armDeadline();
     this.#schedule(this.#renewIntervalMs - (clock.now() - sentAtMs));
@@ -143,7 +160,7 @@ class LeaseKeeper implements LeaseHandle {
     if (this.#stopped) return;
     const sentAtMs = this.#clock.now();
     try {
-      const response = await this.#store.keepAliveOnce(this.id);
+      const response = await this.#store.keepAliveOnce(this.id, { timeoutMs: this.#renewTimeoutMs });
       if (this.#isStopped()) return; // revoked, stopped or lost while the renewal was in flight
       this.#expiresAtMs = Math.max(this.#expiresAtMs, sentAtMs + response.ttlSeconds * 1000);
       this.#armDeadline();

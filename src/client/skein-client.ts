@@ -22,7 +22,13 @@ import { KvPaths } from '../kv/rpc-protocol.ts';
 import type { GroupJoinRequest, GroupSummary, GroupView, MemberStatus } from '../membership/index.ts';
 import { Endpoints, NotSentError } from './http-endpoints.ts';
 import { HttpWatch } from './http-watch.ts';
-import type { CoordinationStore, ReadOptions, WatchCallbacks, WatchHandle } from './types.ts';
+import type {
+  CoordinationStore,
+  KeepAliveOptions,
+  ReadOptions,
+  WatchCallbacks,
+  WatchHandle,
+} from './types.ts';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
@@ -123,8 +129,13 @@ export class SkeinClient implements CoordinationStore {
     return this.#call('/v1/lease/grant', { ttlSeconds }, false) as Promise<LeaseGrantResponse>;
   }
 
-  keepAliveOnce(id: number): Promise<LeaseKeepAliveResponse> {
-    return this.#call('/v1/lease/keepalive', { id }, true) as Promise<LeaseKeepAliveResponse>;
+  keepAliveOnce(id: number, options: KeepAliveOptions = {}): Promise<LeaseKeepAliveResponse> {
+    return this.#call(
+      '/v1/lease/keepalive',
+      { id },
+      true,
+      options.timeoutMs,
+    ) as Promise<LeaseKeepAliveResponse>;
   }
 
   /** Revoking twice is harmless (the second gets SKEIN_LEASE_NOT_FOUND), so it is retried like a read. */

@@ -25,6 +25,16 @@ export interface ReadOptions {
   readonly serializable?: boolean;
 }
 
+/** Options of a lease renewal. */
+export interface KeepAliveOptions {
+  /**
+   * Give up after this long (default: the store's request timeout). A renewal stuck on a member
+   * that stopped answering (paused, partitioned) then fails in time to be retried; skein's client
+   * retries on the next member. Keepers renewing every ttl / 3 want well under that.
+   */
+  readonly timeoutMs?: number;
+}
+
 /** A live watch. Responses arrive in revision order, without gaps or duplicates, across failovers. */
 export interface WatchHandle {
   /** Revision of the last event or progress notification delivered (the resume point minus one). */
@@ -60,7 +70,7 @@ export interface CoordinationStore {
   /** Grant a lease; keys attached to it are deleted when it expires or is revoked. */
   grantLease(ttlSeconds: number): Promise<LeaseGrantResponse>;
   /** Renew a lease once. Rejects with SKEIN_LEASE_NOT_FOUND when it is gone. */
-  keepAliveOnce(id: number): Promise<LeaseKeepAliveResponse>;
+  keepAliveOnce(id: number, options?: KeepAliveOptions): Promise<LeaseKeepAliveResponse>;
   revokeLease(id: number): Promise<LeaseRevokeResponse>;
   /** The lease, or null when it does not exist (expired, revoked, never granted). */
   leaseTimeToLive(id: number): Promise<LeaseInfo | null>;

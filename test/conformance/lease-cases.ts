@@ -22,6 +22,11 @@ export function leaseCases(ctx: SuiteContext): void {
     assert.ok(info.ttlSeconds >= 18 && info.ttlSeconds <= 20, `remaining ${String(info.ttlSeconds)}`);
     assert.deepEqual([...info.keys].sort(), [`${ns}a`, `${ns}b`]);
     assert.deepEqual(await store.keepAliveOnce(lease.id), { id: lease.id, ttlSeconds: 20 });
+    // A bounded renewal (as keepLease sends them) renews the same way.
+    assert.deepEqual(await store.keepAliveOnce(lease.id, { timeoutMs: 2000 }), {
+      id: lease.id,
+      ttlSeconds: 20,
+    });
     await store.revokeLease(lease.id);
   });
 

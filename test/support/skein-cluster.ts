@@ -38,6 +38,10 @@ export interface SkeinCluster {
   kill(i: number, signal?: NodeJS.Signals): Promise<void>;
   /** Start member `i` again with the same ports and data directory; waits until it answers /health. */
   restart(i: number): Promise<void>;
+  /** SIGSTOP member `i`: it freezes with its sockets open, as in a long GC pause or a stalled VM. */
+  pause(i: number): void;
+  /** SIGCONT member `i` after `pause`. */
+  resume(i: number): void;
   /** True while member `i`'s process runs. */
   alive(i: number): boolean;
   /** The last lines member `i` wrote (for failure messages). */
@@ -170,7 +174,14 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
       }),
     );
     child.kill(signal);
+    // A stopped process takes no signal but SIGKILL until it is continued.
+    if (signal !== 'SIGKILL') child.kill('SIGCONT');
     await exited;
+  };
+  const signalMember = (i: number, signal: NodeJS.Signals): void => {
+    const child = children[i];
+    if (child === null || child === undefined) throw new Error(`member ${names[i]} is not running`);
+    child.kill(signal);
   };
   const stop = async (graceful = false): Promise<void> => {
     for (const extra of extras) extra.kill('SIGKILL');
@@ -199,6 +210,12 @@ export async function startSkeinCluster(options: SkeinClusterOptions = {}): Prom
       await kill(i);
       launch(i);
       await waitFor(i, '/health', options.startTimeoutMs ?? 20_000);
+    },
+    pause: (i) => {
+      signalMember(i, 'SIGSTOP');
+    },
+    resume: (i) => {
+      signalMember(i, 'SIGCONT');
     },
     alive: (i) => children[i] !== null,
     logTail: (i) => logs[i]!.join('\n'),
