@@ -49,7 +49,9 @@ describe('skein lease keepalive', () => {
     const run = startSkein(['lease', 'keepalive', String(lease.id), '--endpoints', url, '--json']);
     try {
       // The first renewal at once, then one a second: three lines take about two seconds.
-      await until('three renewals', () => renewals(run.stdout()) >= 3);
+      await until('three renewals', () => renewals(run.stdout()) >= 3).catch((error: unknown) => {
+        throw new Error(`${String(error)}; stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
+      });
     } finally {
       run.child.kill('SIGINT');
     }

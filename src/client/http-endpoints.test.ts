@@ -197,3 +197,58 @@ test('requests the channel does not carry go straight to HTTP and open no channe
     await member.close();
   }
 });
+
+test('rotate passes over members marked unresponsive, unless every other one is; a leader hint naming one is not followed', async () => {
+  const [a, b, c] = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'];
+  const endpoints = new Endpoints({
+    endpoints: [a, b, c],
+    token: undefined,
+    connectionsPerEndpoint: 1,
+    requestTimeoutMs: 5000,
+    rpc: false,
+  });
+  try {
+    endpoints.markUnresponsive(b, 60_000);
+    endpoints.rotate(a);
+    assert.equal(endpoints.preferred, c, 'b was marked');
+    endpoints.rotate(c);
+    assert.equal(endpoints.preferred, a);
+    endpoints.markUnresponsive(c, 60_000);
+    endpoints.markUnresponsive(a, 60_000);
+    endpoints.rotate(a);
+    assert.equal(endpoints.preferred, b, 'all marked: plain round robin');
+    endpoints.markUnresponsive(a, 0); // the mark has run out
+    endpoints.rotate(b);
+    assert.equal(endpoints.preferred, a);
+  } finally {
+    await endpoints.close();
+  }
+
+  // A follower that has not heard of an election names the leader that stopped answering.
+  const stale = 'http://127.0.0.1:4';
+  const server = createServer((_request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.setHeader('skein-leader', stale);
+    response.end('{}');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const follower = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const hinted = new Endpoints({
+    endpoints: [follower, stale],
+    token: undefined,
+    connectionsPerEndpoint: 1,
+    requestTimeoutMs: 5000,
+    rpc: false,
+  });
+  try {
+    hinted.markUnresponsive(stale, 60_000);
+    await hinted.send(follower, 'GET', '/v1/status', undefined);
+    assert.equal(hinted.preferred, follower, 'followed a hint to a member that did not answer');
+    hinted.markUnresponsive(stale, 0);
+    await hinted.send(follower, 'GET', '/v1/status', undefined);
+    assert.equal(hinted.preferred, stale);
+  } finally {
+    await hinted.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -19,6 +19,12 @@ export interface EndpointsOptions {
   readonly rpc: boolean;
 }
 
+/**
+ * How long a member that did not answer is passed over when the client moves on: enough for an
+ * election and a few retries elsewhere, short enough to return to it soon after it is back.
+ */
+export const UNRESPONSIVE_MEMBER_SKIP_MS = 5000;
+
 /** An answer from a member: a JSON body with a status. */
 export interface HttpAnswer {
   readonly status: number;
@@ -38,6 +44,12 @@ export class Endpoints {
   readonly #jsonHeaders: Record<string, string>;
   readonly #plainHeaders: Record<string, string>;
   readonly #options: EndpointsOptions;
+  /**
+   * Members that failed to answer (no connection, or no answer in time), until when: `rotate` and
+   * a follower's leader hint pass them over meanwhile, so that a paused member does not cost a
+   * timeout on every round through the list.
+   */
+  readonly #unresponsiveUntilMs = new Map<string, number>();
   #preferred = 0;
 
   constructor(options: EndpointsOptions) {
@@ -75,15 +87,40 @@ export class Endpoints {
    */
   #followLeader(url: string): void {
     try {
-      this.prefer(url);
+      // A follower that has not heard of an election yet still names the leader that stopped.
+      if (!this.#isUnresponsive(normalizeUrl(url))) this.prefer(url);
     } catch {
       // keep the member we have
     }
   }
 
-  /** Move to the next member after a failure. */
+  /** Pass `url` over in {@link rotate} for `forMs` after it failed to answer. */
+  markUnresponsive(url: string, forMs: number): void {
+    this.#unresponsiveUntilMs.set(url, performance.now() + forMs);
+  }
+
+  /**
+   * Move to the next member after a failure, passing over those marked unresponsive (unless every
+   * other one is).
+   */
   rotate(failed: string): void {
-    if (this.preferred === failed) this.#preferred = (this.#preferred + 1) % this.#urls.length;
+    if (this.preferred !== failed) return;
+    const count = this.#urls.length;
+    for (let step = 1; step <= count; step++) {
+      const candidate = (this.#preferred + step) % count;
+      if (step === count || !this.#isUnresponsive(this.#urls[candidate]!)) {
+        this.#preferred = step === count ? (this.#preferred + 1) % count : candidate;
+        return;
+      }
+    }
+  }
+
+  #isUnresponsive(url: string): boolean {
+    const until = this.#unresponsiveUntilMs.get(url);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.#unresponsiveUntilMs.delete(url);
+    return false;
   }
 
   /** Send JSON to one member. Network failures throw; HTTP errors return. */
@@ -101,16 +138,27 @@ export class Endpoints {
         return { status: answer.status, body: answer.body };
       }
     }
-    let answer: Dispatcher.ResponseData;
     try {
-      answer = await this.#pool(url).request({
+      const answer = await this.#pool(url).request({
         path,
         method,
         headers: body === undefined ? this.#plainHeaders : this.#jsonHeaders,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        // undici's headers and body timeouts run on its coarse timers (half-second ticks), so a
+        // short deadline, such as a lease keeper's renewal, could end up to a second late: a
+        // native timer bounds the whole exchange, reading the answer included.
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))), // whole milliseconds only
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
+      const leaderUrl = answer.headers[LEADER_URL_HEADER];
+      if (typeof leaderUrl === 'string') this.#followLeader(leaderUrl);
+      const type = answer.headers['content-type'];
+      const json = typeof type === 'string' && type.startsWith('application/json');
+      return {
+        status: answer.statusCode,
+        body: json ? await answer.body.json() : await answer.body.arrayBuffer(),
+      };
     } catch (error) {
       const code = (error as { code?: string }).code;
       const message = `cannot reach ${url}: ${(error as Error).message}`;
@@ -121,22 +169,19 @@ export class Endpoints {
         cause: error,
       });
     }
-    const leaderUrl = answer.headers[LEADER_URL_HEADER];
-    if (typeof leaderUrl === 'string') this.#followLeader(leaderUrl);
-    const type = answer.headers['content-type'];
-    const json = typeof type === 'string' && type.startsWith('application/json');
-    return {
-      status: answer.statusCode,
-      body: json ? await answer.body.json() : await answer.body.arrayBuffer(),
-    };
   }
 
-  /** A streaming POST (watch): the caller reads and closes the body. */
+  /**
+   * A streaming POST (watch): the caller reads and closes the body. `idleTimeoutMs` > 0 fails the
+   * stream when no byte arrives for that long (the server's heartbeats keep a quiet stream alive);
+   * 0 lets a stream idle for ever.
+   */
   async stream(
     url: string,
     path: string,
     body: unknown,
     signal: AbortSignal,
+    idleTimeoutMs = 0,
   ): Promise<Dispatcher.ResponseData> {
     return this.#pool(url).request({
       path,
@@ -144,9 +189,11 @@ export class Endpoints {
       headers: this.#jsonHeaders,
       body: JSON.stringify(body),
       signal,
-      headersTimeout: this.#options.requestTimeoutMs,
-      // Watches idle for as long as nothing changes; liveness comes from progress notifications.
-      bodyTimeout: 0,
+      headersTimeout:
+        idleTimeoutMs > 0
+          ? Math.min(idleTimeoutMs, this.#options.requestTimeoutMs)
+          : this.#options.requestTimeoutMs,
+      bodyTimeout: idleTimeoutMs,
     });
   }
 

@@ -1,6 +1,6 @@
 import { SkeinError } from '../core/errors.ts';
-import type { WatchRequest, WatchResponse } from '../kv/types.ts';
-import type { Endpoints } from './http-endpoints.ts';
+import { WATCH_HEARTBEAT_LIMITS_MS, type WatchRequest, type WatchResponse } from '../kv/types.ts';
+import { UNRESPONSIVE_MEMBER_SKIP_MS, type Endpoints } from './http-endpoints.ts';
 import type { WatchCallbacks, WatchHandle } from './types.ts';
 
 /** Longest NDJSON line accepted from a server (one watch response). */
@@ -18,22 +18,35 @@ interface ErrorLine {
  * A watch over POST /v1/watch that survives member failures: when its stream breaks it reopens
  * on the next member from `lastRevision + 1`. The server sends whole revisions per response, so
  * resuming there neither loses nor repeats an event.
+ *
+ * A stream also counts as broken when nothing arrives for `idleTimeoutMs`: the watch asks the
+ * member for a heartbeat line every third of that while nothing else is sent, so silence means
+ * the member stopped answering with the connection open (a paused process, a cut-off host). And a
+ * member that has known no leader for a while ends its watches with SKEIN_NO_LEADER (it would see
+ * no new changes); the watch then resumes on the next member too.
  */
 export class HttpWatch implements WatchHandle {
   readonly #endpoints: Endpoints;
   readonly #request: WatchRequest;
   readonly #callbacks: WatchCallbacks;
   readonly #retryDelayMs: number;
+  readonly #idleTimeoutMs: number;
   #lastRevision = 0;
   #controller: AbortController | null = null;
   #cancelled = false;
   #started: { resolve: () => void; reject: (e: Error) => void } | null = null;
 
-  constructor(endpoints: Endpoints, request: WatchRequest, callbacks: WatchCallbacks, retryDelayMs = 200) {
+  constructor(
+    endpoints: Endpoints,
+    request: WatchRequest,
+    callbacks: WatchCallbacks,
+    options: { readonly idleTimeoutMs: number; readonly retryDelayMs?: number },
+  ) {
     this.#endpoints = endpoints;
     this.#request = request;
     this.#callbacks = callbacks;
-    this.#retryDelayMs = retryDelayMs;
+    this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#retryDelayMs = options.retryDelayMs ?? 200;
   }
 
   /** True once cancelled or ended by the server for good. */
@@ -73,6 +86,10 @@ export class HttpWatch implements WatchHandle {
           return;
         }
         failures++;
+        // A member that went silent or refused the connection, unlike one that ended the watch
+        // with an error line, is passed over for a while.
+        if (!(error instanceof SkeinError))
+          this.#endpoints.markUnresponsive(url, UNRESPONSIVE_MEMBER_SKIP_MS);
         this.#endpoints.rotate(url);
         // Give up only on a watch that never started and has tried every member twice.
         if (this.#notStarted() && failures >= 2 * this.#endpoints.urls.length) {
@@ -106,11 +123,13 @@ export class HttpWatch implements WatchHandle {
   async #stream(url: string): Promise<void> {
     const resumeFrom = this.#started === null ? this.#lastRevision + 1 : (this.#request.startRevision ?? 0);
     this.#controller = new AbortController();
+    const heartbeat = this.#idleTimeoutMs > 0 ? { heartbeatMs: heartbeatFor(this.#idleTimeoutMs) } : {};
     const answer = await this.#endpoints.stream(
       url,
       '/v1/watch',
-      { ...this.#request, startRevision: resumeFrom },
+      { ...this.#request, startRevision: resumeFrom, ...heartbeat },
       this.#controller.signal,
+      this.#idleTimeoutMs,
     );
     if (answer.statusCode !== 200) {
       const body = (await answer.body.json().catch(() => ({}))) as Partial<ErrorLine>;
@@ -136,6 +155,7 @@ export class HttpWatch implements WatchHandle {
   }
 
   #onLine(line: Record<string, unknown>): void {
+    if (line['heartbeat'] === true) return; // it did its job by arriving
     if (line['created'] === true) {
       const revision = line['revision'] as number;
       if (this.#started !== null) {
@@ -154,6 +174,12 @@ export class HttpWatch implements WatchHandle {
     this.#lastRevision = Math.max(this.#lastRevision, response.revision);
     this.#callbacks.onResponse(response);
   }
+}
+
+/** The heartbeat to ask for: three per idle timeout, within what a member accepts. */
+function heartbeatFor(idleTimeoutMs: number): number {
+  const { min, max } = WATCH_HEARTBEAT_LIMITS_MS;
+  return Math.min(max, Math.max(min, Math.floor(idleTimeoutMs / 3)));
 }
 
 function toError(e: ErrorLine['error']): SkeinError {

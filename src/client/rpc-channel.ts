@@ -124,7 +124,7 @@ export class RpcChannel {
         path: RPC_PATH,
         protocol: RPC_PROTOCOL,
         headers,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
       });
     } catch (error) {
       const e = error as { code?: string; message?: string };

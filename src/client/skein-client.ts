@@ -19,9 +19,11 @@ import type {
   WatchRequest,
 } from '../kv/types.ts';
 import { KvPaths } from '../kv/rpc-protocol.ts';
+import { WATCH_HEARTBEAT_LIMITS_MS } from '../kv/types.ts';
 import type { GroupJoinRequest, GroupSummary, GroupView, MemberStatus } from '../membership/index.ts';
-import { Endpoints, NotSentError } from './http-endpoints.ts';
+import { Endpoints, NotSentError, UNRESPONSIVE_MEMBER_SKIP_MS } from './http-endpoints.ts';
 import { HttpWatch } from './http-watch.ts';
+import { discoverLeader } from './leader-discovery.ts';
 import type {
   CoordinationStore,
   KeepAliveOptions,
@@ -49,10 +51,22 @@ export interface ConnectOptions {
    * Default true; false sends everything over plain HTTP.
    */
   readonly rpc?: boolean;
+  /**
+   * A watch stream that delivers nothing for this long is abandoned and resumed on the next member
+   * from its last revision (nothing lost or repeated). Members send a heartbeat every third of it
+   * on a quiet stream, so only a member that stopped answering with its connection open (paused,
+   * cut off) goes this silent. Default 6000; at least 300 (a heartbeat is at least 100 ms apart);
+   * 0 lets a stream stay silent for ever.
+   */
+  readonly watchIdleTimeoutMs?: number;
 }
 
-/** Error codes after which the member did not apply the request (so any request may be retried). */
-const NOT_APPLIED = new Set(['SKEIN_STOPPED']);
+/**
+ * Error codes after which the member did not apply the request (so any request may be retried).
+ * SKEIN_NO_LEADER: the member had no leader to propose to, so nothing was proposed (etcd's client
+ * retries writes on "no leader" for the same reason).
+ */
+const NOT_APPLIED = new Set(['SKEIN_STOPPED', 'SKEIN_NO_LEADER']);
 /** Error codes that mean "ask another member" for a request that is safe to repeat. */
 const TRY_ELSEWHERE = new Set([
   'SKEIN_NO_LEADER',
@@ -82,11 +96,13 @@ export class SkeinClient implements CoordinationStore {
   readonly backend = 'skein' as const;
   readonly #endpoints: Endpoints;
   readonly #timeoutMs: number;
+  readonly #watchIdleTimeoutMs: number;
   readonly #watches = new Set<HttpWatch>();
   #refreshing: Promise<void> | null = null;
 
   constructor(options: ConnectOptions) {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#watchIdleTimeoutMs = watchIdleTimeout(options.watchIdleTimeoutMs);
     this.#endpoints = new Endpoints({
       endpoints: typeof options.endpoints === 'string' ? [options.endpoints] : options.endpoints,
       token: options.token,
@@ -160,7 +176,9 @@ export class SkeinClient implements CoordinationStore {
   }
 
   async watch(request: WatchRequest, callbacks: WatchCallbacks): Promise<WatchHandle> {
-    const watch = new HttpWatch(this.#endpoints, request, callbacks);
+    const watch = new HttpWatch(this.#endpoints, request, callbacks, {
+      idleTimeoutMs: this.#watchIdleTimeoutMs,
+    });
     try {
       await watch.start();
     } catch (error) {
@@ -270,31 +288,15 @@ export class SkeinClient implements CoordinationStore {
     await this.#endpoints.close();
   }
 
-  /** Ask the members who leads and prefer the leader's client URL. */
+  /** Ask the members who leads and prefer the leader's client URL (see {@link discoverLeader}). */
   refreshLeader(): Promise<void> {
-    this.#refreshing ??= (async () => {
-      for (const url of [this.#endpoints.preferred, ...this.#endpoints.urls]) {
-        try {
-          const answer = await this.#endpoints.send(
-            url,
-            'GET',
-            '/v1/status',
-            undefined,
-            Math.min(this.#timeoutMs, 2000),
-          );
-          if (answer.status !== 200) continue;
-          const status = answer.body as StatusResponse;
-          const leader = status.members.find((m) => m.id === status.leader);
-          if (leader !== undefined && leader.clientUrl !== '') this.#endpoints.prefer(leader.clientUrl);
-          else this.#endpoints.prefer(url);
-          return;
-        } catch {
-          // try the next member
-        }
-      }
-    })().finally(() => {
-      this.#refreshing = null;
-    });
+    this.#refreshing ??= discoverLeader(this.#endpoints, Math.min(this.#timeoutMs, 2000))
+      .then((url) => {
+        if (url !== null) this.#endpoints.prefer(url);
+      })
+      .finally(() => {
+        this.#refreshing = null;
+      });
     return this.#refreshing;
   }
 
@@ -308,7 +310,7 @@ export class SkeinClient implements CoordinationStore {
     retryable: boolean,
     timeoutMs = this.#timeoutMs,
   ): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + Math.ceil(timeoutMs);
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       const url = this.#endpoints.preferred;
@@ -328,19 +330,45 @@ export class SkeinClient implements CoordinationStore {
         lastError = error;
       } catch (error) {
         if (!(error instanceof SkeinError) || error.code !== 'SKEIN_UNAVAILABLE') throw error;
+        // No connection or no answer in time: try the others first for a while.
+        this.#endpoints.markUnresponsive(url, UNRESPONSIVE_MEMBER_SKIP_MS);
         if (!retryable && !(error instanceof NotSentError)) throw error;
         lastError = error;
       }
       this.#endpoints.rotate(url);
       if (Date.now() + backoffMs(attempt) >= deadline) throw lastError;
       await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
-      await this.refreshLeader();
+      // Within this request's deadline: a refresh started for a longer one may take longer.
+      await untilOrAfter(this.refreshLeader(), deadline - Date.now());
     }
   }
 }
 
+/** `promise`, or nothing after `ms`, whichever comes first. */
+async function untilOrAfter(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise,
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, ms));
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Marks a DELETE request in #call (GET has no body, POST has one). */
 const DELETE = Symbol('DELETE');
+
+/** `watchIdleTimeoutMs` checked: 0, or long enough for three heartbeats at the shortest spacing. */
+function watchIdleTimeout(value: number | undefined): number {
+  if (value === undefined) return 6000;
+  const least = 3 * WATCH_HEARTBEAT_LIMITS_MS.min;
+  if (value === 0 || (Number.isFinite(value) && value >= least)) return value;
+  throw new SkeinError(
+    'SKEIN_INVALID_ARGUMENT',
+    `watchIdleTimeoutMs must be 0 (never) or at least ${least} ms, got ${String(value)}`,
+  );
+}
 
 function backoffMs(attempt: number): number {
   return Math.min(25 * 2 ** attempt, 1000);

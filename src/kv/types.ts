@@ -211,6 +211,12 @@ export interface MemberInfo {
  */
 export const LEADER_URL_HEADER = 'skein-leader';
 
+/**
+ * The `heartbeatMs` a watch request may ask for (POST /v1/watch): a member sends a heartbeat line
+ * on a stream that was quiet that long, so a client can tell a quiet watch from a dead member.
+ */
+export const WATCH_HEARTBEAT_LIMITS_MS = { min: 100, max: 60_000 } as const;
+
 export interface StatusResponse {
   readonly id: string;
   readonly name: string;

@@ -666,8 +666,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const index = result.firstIndex;
     this.#scheduleDrive();
     await this.#waitUntil(() => {
+      // Not NoLeader, which promises that nothing was proposed: this change was, and whether it
+      // survives the change of leader cannot always be told from here (its entry may be compacted).
       if (this.#core.log.term(index) !== result.term)
-        throw raftError(RaftErrorCode.NoLeader, 'membership change lost with leadership');
+        throw raftError(RaftErrorCode.Timeout, 'membership change interrupted by a change of leader');
       return this.#core.log.appliedIndex >= index && !isJoint(this.#core.config);
     });
   }

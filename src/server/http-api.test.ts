@@ -100,6 +100,48 @@ describe('skein server HTTP API (one member, real sockets, data on disk)', () =>
     assert.deepEqual(events, ['put:w/1=a<', 'put:w/1=b<a', 'put:w/2=c<', 'delete:w/1=<b']);
   });
 
+  test('a quiet watch stream carries a heartbeat line every heartbeatMs, and only when asked', async () => {
+    /** The stream's lines until `enough` of them arrived or `ms` passed. */
+    const linesWithin = async (body: unknown, ms: number, enough = Infinity): Promise<unknown[]> => {
+      const controller = new AbortController();
+      const answer = await fetch(`${url}/v1/watch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+      assert.equal(answer.status, 200);
+      let text = '';
+      const reading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of answer.body as AsyncIterable<Uint8Array>) text += decoder.decode(chunk);
+      })().catch(() => undefined); // aborted
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline && text.split('\n').length - 1 < enough) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      controller.abort();
+      await reading;
+      return text
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as unknown);
+    };
+    const startedMs = Date.now();
+    const asked = await linesWithin({ key: 'quiet/', prefix: true, heartbeatMs: 100 }, 5000, 4);
+    const elapsedMs = Date.now() - startedMs;
+    assert.equal((asked[0] as { created?: boolean }).created, true);
+    const beats = asked.slice(1);
+    assert.equal(beats.length, 3, JSON.stringify(asked));
+    assert.ok(
+      beats.every((l) => JSON.stringify(l) === '{"heartbeat":true}'),
+      JSON.stringify(beats),
+    );
+    assert.ok(elapsedMs >= 250, `three heartbeats 100 ms apart came within ${elapsedMs} ms`);
+    const unasked = await linesWithin({ key: 'quiet/', prefix: true }, 300);
+    assert.equal(unasked.length, 1, JSON.stringify(unasked));
+  });
+
   test('watching a compacted revision fails with SKEIN_COMPACTED', async () => {
     const r1 = await client.put({ key: 'c', value: '1' });
     await client.put({ key: 'c', value: '2' });
@@ -139,6 +181,8 @@ describe('skein server HTTP API (one member, real sockets, data on disk)', () =>
         'SKEIN_DUPLICATE_KEY',
       ],
       ['/v1/watch', { key: 'a', prefix: true, rangeEnd: 'b' }, 400, 'SKEIN_INVALID_ARGUMENT'],
+      ['/v1/watch', { key: 'a', heartbeatMs: 99 }, 400, 'SKEIN_INVALID_ARGUMENT'],
+      ['/v1/watch', { key: 'a', heartbeatMs: 60_001 }, 400, 'SKEIN_INVALID_ARGUMENT'],
       ['/v1/nope', {}, 404, 'SKEIN_NOT_FOUND'],
     ];
     for (const [path, body, status, code] of cases) {

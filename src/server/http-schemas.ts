@@ -1,4 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox';
+import { WATCH_HEARTBEAT_LIMITS_MS } from '../kv/types.ts';
 
 /**
  * JSON schemas of the HTTP API (typebox). Requests are validated by fastify before a handler runs
@@ -80,6 +81,10 @@ export const WatchBody = Type.Object(
     startRevision: Type.Optional(Revision),
     prevKv: Type.Optional(Type.Boolean()),
     progressNotify: Type.Optional(Type.Boolean()),
+    /** Send a heartbeat line when the stream has been quiet this long (see watch-route.ts). */
+    heartbeatMs: Type.Optional(
+      Type.Integer({ minimum: WATCH_HEARTBEAT_LIMITS_MS.min, maximum: WATCH_HEARTBEAT_LIMITS_MS.max }),
+    ),
   },
   strict,
 );

@@ -18,6 +18,7 @@ import { transferAndStop } from './graceful-leave.ts';
 import { buildHttpApp } from './http-app.ts';
 import { LeaderClient } from './leader-client.ts';
 import { GroupSettler } from './group-settler.ts';
+import { LeaderlessWatches } from './leaderless-watches.ts';
 import { LeaseExpiry } from './lease-expiry.ts';
 import { MemberChores } from './member-chores.ts';
 import { createServerMetrics } from './metrics.ts';
@@ -106,6 +107,13 @@ export async function startServer(
   const leases = new LeaseExpiry({ node, store, clock, logger });
   const settler = new GroupSettler({ node, state, clock, logger });
   const watches = new WatchHub({ store, clock, progressIntervalMs: config.watchProgressIntervalMs });
+  const leaderless = new LeaderlessWatches({
+    node,
+    watches,
+    clock,
+    logger,
+    noLeaderMs: 2 * config.electionTicks * config.tickIntervalMs,
+  });
   const leader = new LeaderClient({
     node,
     store,
@@ -151,6 +159,7 @@ export async function startServer(
   } catch (error) {
     // Release everything started so far, or the process would linger without serving.
     closing = true;
+    leaderless.stop();
     watches.close();
     leases.stop();
     settler.stop();
@@ -193,6 +202,7 @@ export async function startServer(
     stopping ??= (async () => {
       closing = true;
       chores.stop();
+      leaderless.stop();
       watches.close();
       leases.stop();
       settler.stop();

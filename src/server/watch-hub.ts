@@ -60,6 +60,8 @@ export class WatchHub {
   readonly #unsubscribe: (() => void)[];
   #nextId = 1;
   #progressTimer: TimerHandle | null = null;
+  /** Set by {@link suspend}: every new watch is refused with it until {@link resume}. */
+  #suspendedBy: SkeinError | null = null;
 
   constructor(options: WatchHubOptions) {
     this.#store = options.store;
@@ -88,6 +90,7 @@ export class WatchHub {
    * after (the client's resume point). Throws SKEIN_COMPACTED when `startRevision` was compacted away.
    */
   add(request: WatchRequest, sink: WatchSink): { id: number; revision: number } {
+    if (this.#suspendedBy !== null) throw this.#suspendedBy;
     if (this.#watchers.size >= this.#maxWatches) {
       throw new SkeinError(
         'SKEIN_TOO_MANY_WATCHES',
@@ -131,6 +134,29 @@ export class WatchHub {
     if (w === undefined) return;
     this.#watchers.delete(id);
     this.#unsync(w);
+  }
+
+  /**
+   * End every watch with `reason`, and refuse new ones with it until {@link resume}. The server
+   * does this while its member knows no leader (see LeaderlessWatches): such a member sees no new
+   * commits, so its watches would go quiet without saying why, while the client could resume them
+   * on a member that does.
+   */
+  suspend(reason: SkeinError): void {
+    this.#suspendedBy = reason;
+    for (const w of [...this.#watchers.values()]) {
+      this.remove(w.id);
+      w.sink.close(reason);
+    }
+  }
+
+  /** Accept watches again after {@link suspend}. */
+  resume(): void {
+    this.#suspendedBy = null;
+  }
+
+  get suspended(): boolean {
+    return this.#suspendedBy !== null;
   }
 
   /** End every watch (shutdown). */

@@ -10,10 +10,16 @@ import type { WatchSink } from './watch-hub.ts';
  * POST /v1/watch streams newline-delimited JSON: first `{"created":true,"revision":R,"watchId":n}`
  * (every change after revision R will follow), then one WatchResponse per line, and, if the server
  * ends the watch, a last `{"error":{...}}` line. Closing the connection cancels the watch.
+ *
+ * With `heartbeatMs` in the request, a `{"heartbeat":true}` line goes out whenever nothing else
+ * was written for that long, so that a client can tell a quiet watch from a member that stopped
+ * answering with its connection open (a paused process, a cut-off host) and resume elsewhere.
  */
+const HEARTBEAT_LINE = `${JSON.stringify({ heartbeat: true })}\n`;
+
 export function registerWatchRoute(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/v1/watch', { schema: { body: WatchBody } }, (request, reply) => {
-    const watch = request.body as WatchRequest;
+    const { heartbeatMs, ...watch } = request.body as WatchRequest & { heartbeatMs?: number };
     if (watch.prefix === true && watch.rangeEnd !== undefined) {
       throw new SkeinError('SKEIN_INVALID_ARGUMENT', 'pass either prefix or rangeEnd, not both');
     }
@@ -22,8 +28,13 @@ export function registerWatchRoute(app: FastifyInstance, ctx: ServerContext): vo
     }
     const raw = reply.raw;
     let open = true;
+    let wroteSinceHeartbeat = false;
     const sink: WatchSink = {
-      send: (response: WatchResponse) => (open ? raw.write(`${JSON.stringify(response)}\n`) : true),
+      send: (response: WatchResponse) => {
+        if (!open) return true;
+        wroteSinceHeartbeat = true;
+        return raw.write(`${JSON.stringify(response)}\n`);
+      },
       onDrain: (callback) => raw.once('drain', callback),
       close: (error) => {
         if (!open) return;
@@ -40,8 +51,18 @@ export function registerWatchRoute(app: FastifyInstance, ctx: ServerContext): vo
     raw.write(`${JSON.stringify({ created: true, revision: created.revision, watchId: created.id })}\n`);
     ctx.watches.start(created.id);
     request.raw.socket.setNoDelay(true);
+    // A quiet stream gets a heartbeat every heartbeatMs; a stream with a full buffer needs none
+    // (the client is still receiving what is queued).
+    const heartbeats =
+      heartbeatMs === undefined
+        ? null
+        : setInterval(() => {
+            if (open && !wroteSinceHeartbeat && !raw.writableNeedDrain) raw.write(HEARTBEAT_LINE);
+            wroteSinceHeartbeat = false;
+          }, heartbeatMs);
     raw.on('close', () => {
       open = false;
+      if (heartbeats !== null) clearInterval(heartbeats);
       ctx.watches.remove(created.id);
     });
   });
