@@ -36,6 +36,25 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+/** Wait until every value in `written` arrived in `events`. */
+function untilDelivered(events: readonly WatchEvent[], written: readonly string[]): Promise<true> {
+  return until('every acknowledged write in the feed', () => {
+    const seen = new Set(events.map((e) => e.kv.value));
+    return Promise.resolve(written.every((v) => seen.has(v)) ? true : undefined);
+  });
+}
+
+/** A watch's events came in revision order, none twice. */
+function assertInOrderOnce(events: readonly WatchEvent[]): void {
+  const modRevisions = events.map((e) => e.kv.modRevision);
+  assert.deepEqual(
+    modRevisions,
+    [...modRevisions].sort((a, b) => a - b),
+    'events out of order',
+  );
+  assert.equal(new Set(modRevisions).size, modRevisions.length, 'an event was delivered twice');
+}
+
 describe('a 3-member skein cluster of real processes', () => {
   let cluster: SkeinCluster;
   let client: SkeinClient;
@@ -139,19 +158,10 @@ describe('a 3-member skein cluster of real processes', () => {
         // an ambiguous write may or may not appear in the feed
       }
     }
-    await until('every acknowledged write in the feed', () => {
-      const seen = new Set(events.map((e) => e.kv.value));
-      return Promise.resolve(written.every((v) => seen.has(v)) ? true : undefined);
-    });
+    await untilDelivered(events, written);
     await handle.cancel();
     await watcher.close();
-    const modRevisions = events.map((e) => e.kv.modRevision);
-    assert.deepEqual(
-      modRevisions,
-      [...modRevisions].sort((a, b) => a - b),
-      'events out of order',
-    );
-    assert.equal(new Set(modRevisions).size, modRevisions.length, 'an event was delivered twice');
+    assertInOrderOnce(events);
     await cluster.restart(watchedMember);
   });
 
@@ -184,23 +194,14 @@ describe('a 3-member skein cluster of real processes', () => {
           // writer may have moved there before the pause); may or may not appear
         }
       }
-      await until('every acknowledged write in the feed while the member is paused', () => {
-        const seen = new Set(events.map((e) => e.kv.value));
-        return Promise.resolve(written.every((v) => seen.has(v)) ? true : undefined);
-      });
+      await untilDelivered(events, written);
     } finally {
       cluster.resume(paused);
       await handle.cancel();
       await watcher.close();
       await writer.close();
     }
-    const modRevisions = events.map((e) => e.kv.modRevision);
-    assert.deepEqual(
-      modRevisions,
-      [...modRevisions].sort((a, b) => a - b),
-      'events out of order',
-    );
-    assert.equal(new Set(modRevisions).size, modRevisions.length, 'an event was delivered twice');
+    assertInOrderOnce(events);
   });
 
   test('a member cut off from the others ends its watches with SKEIN_NO_LEADER and refuses new ones until it has a leader', async () => {

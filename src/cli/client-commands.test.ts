@@ -45,27 +45,29 @@ describe('skein lease keepalive', () => {
   });
 
   test('renews every TTL / 3 until interrupted, then exits 0 and leaves the lease alive', async () => {
-    const lease = await client.grantLease(3);
+    // The TTL outlasts the command's start-up, which takes seconds on a loaded machine with a cold
+    // transpile cache: a 3 s lease expired before the first renewal in CI.
+    const lease = await client.grantLease(6);
     const run = startSkein(['lease', 'keepalive', String(lease.id), '--endpoints', url, '--json']);
     try {
-      // The first renewal at once, then one a second: three lines take about two seconds.
-      await until('three renewals', () => renewals(run.stdout()) >= 3).catch((error: unknown) => {
+      // The first renewal at once, then one every 2 s: three lines take about four seconds.
+      await until('three renewals', () => renewals(run.stdout()) >= 3, 40_000).catch((error: unknown) => {
         throw new Error(`${String(error)}; stdout:\n${run.stdout()}\nstderr:\n${run.stderr()}`);
       });
     } finally {
       run.child.kill('SIGINT');
     }
     assert.equal(await run.exited, 0, run.stderr());
-    assert.deepEqual(JSON.parse(run.stdout().split('\n')[0]!), { id: lease.id, ttlSeconds: 3 });
+    assert.deepEqual(JSON.parse(run.stdout().split('\n')[0]!), { id: lease.id, ttlSeconds: 6 });
     assert.notEqual(await client.leaseTimeToLive(lease.id), null);
     await client.revokeLease(lease.id);
   });
 
   test('exits with SKEIN_LEASE_NOT_FOUND once the lease is gone', async () => {
-    const lease = await client.grantLease(3);
+    const lease = await client.grantLease(6);
     const run = startSkein(['lease', 'keepalive', String(lease.id), '--endpoints', url, '--json']);
     try {
-      await until('the first renewal', () => renewals(run.stdout()) >= 1);
+      await until('the first renewal', () => renewals(run.stdout()) >= 1, 40_000);
       await client.revokeLease(lease.id);
       assert.equal(await run.exited, 1, run.stderr());
     } finally {

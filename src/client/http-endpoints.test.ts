@@ -198,15 +198,20 @@ test('requests the channel does not carry go straight to HTTP and open no channe
   }
 });
 
-test('rotate passes over members marked unresponsive, unless every other one is; a leader hint naming one is not followed', async () => {
-  const [a, b, c] = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'];
-  const endpoints = new Endpoints({
-    endpoints: [a, b, c],
+/** Endpoints over plain HTTP, one connection each. */
+function plainEndpoints(urls: string[]): Endpoints {
+  return new Endpoints({
+    endpoints: urls,
     token: undefined,
     connectionsPerEndpoint: 1,
     requestTimeoutMs: 5000,
     rpc: false,
   });
+}
+
+test('rotate passes over members marked unresponsive, unless every other one is; a leader hint naming one is not followed', async () => {
+  const [a, b, c] = ['http://127.0.0.1:1', 'http://127.0.0.1:2', 'http://127.0.0.1:3'];
+  const endpoints = plainEndpoints([a, b, c]);
   try {
     endpoints.markUnresponsive(b, 60_000);
     endpoints.rotate(a);
@@ -233,13 +238,7 @@ test('rotate passes over members marked unresponsive, unless every other one is;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const follower = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const hinted = new Endpoints({
-    endpoints: [follower, stale],
-    token: undefined,
-    connectionsPerEndpoint: 1,
-    requestTimeoutMs: 5000,
-    rpc: false,
-  });
+  const hinted = plainEndpoints([follower, stale]);
   try {
     hinted.markUnresponsive(stale, 60_000);
     await hinted.send(follower, 'GET', '/v1/status', undefined);
