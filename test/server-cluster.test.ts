@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { writeFileSync } from 'node:fs';
 import { connect, SkeinClient } from '../src/client/skein-client.ts';
-import { keepLease } from '../src/client/lease-keeper.ts';
+import { keepLease, type LeaseHandle } from '../src/client/lease-keeper.ts';
 import type { WatchEvent } from '../src/kv/types.ts';
 import { freePort, startSkeinCluster, type SkeinCluster } from './support/skein-cluster.ts';
 
@@ -34,6 +34,27 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** What a test saw, in ms since it started, for its failure messages. */
+function startTimeline(): { t0: number; timeline: string[]; mark: (what: string) => void } {
+  const t0 = performance.now();
+  const timeline: string[] = [];
+  return {
+    t0,
+    timeline,
+    mark: (what) => timeline.push(`${Math.round(performance.now() - t0)} ms ${what}`),
+  };
+}
+
+/** Call `renewed` with the new deadline whenever `lease` is renewed; clearInterval the result. */
+function markRenewals(lease: LeaseHandle, renewed: (untilMs: number) => void): NodeJS.Timeout {
+  let seenUntil = lease.expiresAtMs;
+  return setInterval(() => {
+    if (lease.expiresAtMs === seenUntil) return;
+    seenUntil = lease.expiresAtMs;
+    renewed(seenUntil);
+  }, 20).unref();
 }
 
 /** Wait until every value in `written` arrived in `events`. */
@@ -249,11 +270,7 @@ describe('a 3-member skein cluster of real processes', () => {
 
   test('a lease expires after its holder stops renewing, even when the leader crashes meanwhile', async () => {
     const TTL_S = 3;
-    const t0 = performance.now();
-    const timeline: string[] = [];
-    const mark = (what: string): void => {
-      timeline.push(`${Math.round(performance.now() - t0)} ms ${what}`);
-    };
+    const { t0, timeline, mark } = startTimeline();
     // The TTL leaves room for stalls: the holder is this test process, which a loaded CI box can
     // stall for over a second, and a holder that cannot renew in time does lose its lease.
     const lease = await keepLease(client, {
@@ -262,12 +279,9 @@ describe('a 3-member skein cluster of real processes', () => {
         mark(`renewal failed: ${String(error)}`);
       },
     });
-    let seenUntil = lease.expiresAtMs;
-    const watchRenewals = setInterval(() => {
-      if (lease.expiresAtMs === seenUntil) return;
-      seenUntil = lease.expiresAtMs;
-      mark(`renewed until ${Math.round(seenUntil - t0)} ms`);
-    }, 20).unref();
+    const watchRenewals = markRenewals(lease, (until) => {
+      mark(`renewed until ${Math.round(until - t0)} ms`);
+    });
     lease.on('lost', (reason) => {
       mark(`the holder lost the lease: ${reason.message}`);
     });
@@ -308,11 +322,7 @@ describe('a 3-member skein cluster of real processes', () => {
 
   test('a kept lease survives a pause of the member its client talks to (SIGSTOP, sockets left open)', async () => {
     const TTL_S = 3;
-    const t0 = performance.now();
-    const timeline: string[] = [];
-    const mark = (what: string): void => {
-      timeline.push(`${Math.round(performance.now() - t0)} ms ${what}`);
-    };
+    const { t0, timeline, mark } = startTimeline();
     // The client's own request timeout (10 s by default) is far longer than the TTL: only the
     // keeper's renewal timeout lets it move on from a member that stopped answering.
     const holderClient = await connect({ endpoints: cluster.clientUrls });
@@ -328,12 +338,9 @@ describe('a 3-member skein cluster of real processes', () => {
       lease.on('lost', (reason) => {
         mark(`the holder lost the lease: ${reason.message}`);
       });
-      let seenUntil = lease.expiresAtMs;
-      const watchRenewals = setInterval(() => {
-        if (lease.expiresAtMs === seenUntil) return;
-        seenUntil = lease.expiresAtMs;
-        mark(`renewed via ${holderClient.endpoint} until ${Math.round(seenUntil - t0)} ms`);
-      }, 20).unref();
+      const watchRenewals = markRenewals(lease, (until) => {
+        mark(`renewed via ${holderClient.endpoint} until ${Math.round(until - t0)} ms`);
+      });
       paused = cluster.clientUrls.indexOf(holderClient.endpoint);
       cluster.pause(paused);
       mark(`paused m${paused + 1}, which the holder's client talks to`);

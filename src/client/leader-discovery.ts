@@ -14,7 +14,7 @@ import type { Endpoints } from './http-endpoints.ts';
  * in its answers' skein-leader header, so the client still reaches the leader in one more step.
  */
 export function discoverLeader(endpoints: Endpoints, timeoutMs: number): Promise<string | null> {
-  const urls = [...new Set([endpoints.preferred, ...endpoints.urls])];
+  const urls = endpoints.urls; // the preferred one among them: prefer() adds what it is given
   return new Promise((resolve) => {
     let pending = urls.length;
     let settled = false;
