@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WatchEvent } from 'skein/client';
-import { connect, lock } from 'skein/client';
+import { adoptLease, connect, lock } from 'skein/client';
 import { hasCode, silentLogger } from 'skein/core';
 import { resolveServerConfig, startServer } from 'skein/server';
 
@@ -88,7 +88,11 @@ const lease = await client.grantLease(10);
 await client.put({ key: 'workers/w1', value: 'up', lease: lease.id });
 const ttl = await client.leaseTimeToLive(lease.id);
 assert.deepEqual(ttl?.keys, ['workers/w1']);
-await client.keepAliveOnce(lease.id); // a holder renews well within its TTL (see keepLease)
+// A holder keeps it alive: adoptLease renews it now, then every TTL / 3 (keepLease grants one and
+// keeps it the same way), and emits 'lost' if it cannot.
+const kept = await adoptLease(client, lease.id);
+assert.equal(kept.ttlSeconds, 10);
+kept.stop(); // stop renewing; revoking below deletes the key at once
 console.log(`lease ${lease.id} (TTL ${lease.ttlSeconds}s) holds ${ttl.keys.join(', ')}`);
 await client.revokeLease(lease.id);
 assert.equal(await client.get('workers/w1'), null);

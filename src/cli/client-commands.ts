@@ -1,11 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { adoptLease } from '../client/lease-keeper.ts';
 import { connect, type SkeinClient } from '../client/skein-client.ts';
 import { ServerDefaults } from '../server/config.ts';
 import { restoreBackup } from '../server/restore.ts';
 import { SkeinError } from '../core/errors.ts';
-import type { KeyValue, WatchResponse } from '../kv/types.ts';
-import { renewUntilInterrupted } from './lease-renewal.ts';
+import type { KeyValue, LeaseKeepAliveResponse, WatchResponse } from '../kv/types.ts';
 import { EXIT_CONFIG, EXIT_START_FAILED } from './run-member.ts';
 
 /** Options every client command takes. */
@@ -57,12 +57,21 @@ export async function withClient(
     client = await connect({ endpoints, ...(token !== undefined ? { token } : {}) });
     await body(client, print);
   } catch (error) {
-    const code = error instanceof SkeinError ? error.code : 'SKEIN_FAILED';
-    process.stderr.write(`skein: ${code}: ${(error as Error).message}\n`);
+    const code = errorCode(error);
+    process.stderr.write(`skein: ${describeError(error)}\n`);
     process.exitCode = code === 'SKEIN_INVALID_ARGUMENT' ? EXIT_CONFIG : EXIT_START_FAILED;
   } finally {
     await client?.close();
   }
+}
+
+function errorCode(error: unknown): string {
+  return error instanceof SkeinError ? error.code : 'SKEIN_FAILED';
+}
+
+/** `CODE: message`, as the CLI prints an error. */
+function describeError(error: unknown): string {
+  return `${errorCode(error)}: ${error instanceof Error ? error.message : String(error)}`;
 }
 
 function showKv(kv: KeyValue): string {
@@ -179,20 +188,28 @@ export function registerClientCommands(program: Command): void {
     .action((id: string, flags: ClientFlags & { once?: boolean }) =>
       withClient(flags, async (client, print) => {
         const leaseId = intArg(id, 'id') ?? 0;
-        const first = await client.keepAliveOnce(leaseId);
-        print(`lease ${leaseId} keepalived with TTL ${first.ttlSeconds}s`, first);
-        if (flags.once === true) return;
-        const interrupted = new AbortController();
-        process.once('SIGINT', () => {
-          interrupted.abort();
+        const report = (answer: LeaseKeepAliveResponse): void => {
+          print(`lease ${leaseId} keepalived with TTL ${answer.ttlSeconds}s`, answer);
+        };
+        if (flags.once === true) {
+          report(await client.keepAliveOnce(leaseId));
+          return;
+        }
+        // The lease keeper's cadence: every TTL / 3, each renewal bounded so that a paused member
+        // cannot hold it, transient failures retried on the next member. It ends the command only
+        // when the lease is gone (revoked, expired, or not renewed within its TTL).
+        const lease = await adoptLease(client, leaseId, {
+          onRenewed: report,
+          onRenewError: (error) => {
+            process.stderr.write(`skein: renewal failed, retrying: ${describeError(error)}\n`);
+          },
         });
-        await renewUntilInterrupted(client, leaseId, first.ttlSeconds, interrupted.signal, {
-          renewed: (r) => {
-            print(`lease ${leaseId} keepalived with TTL ${r.ttlSeconds}s`, r);
-          },
-          failed: (error) => {
-            process.stderr.write(`skein: renewal failed, retrying: ${error.code}: ${error.message}\n`);
-          },
+        await new Promise<void>((resolve, reject) => {
+          lease.on('lost', reject);
+          process.once('SIGINT', () => {
+            lease.stop();
+            resolve();
+          });
         });
       }),
     );

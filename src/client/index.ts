@@ -10,9 +10,11 @@ export { connectEtcd, type EtcdStoreOptions } from './etcd-store.ts';
 export { EtcdClientErrorCode } from './etcd-errors.ts';
 export type { EtcdFaultHandlingOptions } from './etcd-fault-handling.ts';
 export {
+  adoptLease,
   keepLease,
   LeaseKeeperErrorCode,
   type KeepLeaseOptions,
+  type LeaseKeeperOptions,
   type LeaseHandle,
   type LeaseLostListener,
 } from './lease-keeper.ts';

@@ -7,7 +7,7 @@ import { VirtualClock } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
 import { kvError, KvErrorCode } from '../kv/errors.ts';
 import type { LeaseKeepAliveResponse } from '../kv/types.ts';
-import { keepLease, LeaseKeeperErrorCode } from './lease-keeper.ts';
+import { adoptLease, keepLease, LeaseKeeperErrorCode } from './lease-keeper.ts';
 import type { CoordinationStore } from './types.ts';
 
 type KeepAlive = (atMs: number, timeoutMs: number | undefined) => Promise<LeaseKeepAliveResponse>;
@@ -188,5 +188,57 @@ describe('keepLease', () => {
     assert.deepEqual(calls, [1000]);
     assert.deepEqual(revoked, [1500]);
     assert.equal(clock.nextDueMs(), undefined);
+  });
+});
+
+describe('adoptLease', () => {
+  it('renews an existing lease at once, then every ttl / 3, and reports every renewal', async () => {
+    const clock = new VirtualClock();
+    clock.advance(500);
+    const { store, calls } = scriptedStore(clock, () => ok(6));
+    const renewed: { atMs: number; ttlSeconds: number }[] = [];
+    const lease = await adoptLease(store, 7, {
+      clock,
+      onRenewed: (answer) => renewed.push({ atMs: clock.now(), ttlSeconds: answer.ttlSeconds }),
+    });
+    assert.equal(lease.id, 7);
+    assert.equal(lease.ttlSeconds, 6, 'the TTL comes from the first renewal');
+    assert.equal(lease.expiresAtMs, 6500, 'the deadline counts from when the first renewal was sent');
+    await run(clock, 4500);
+    assert.deepEqual(calls, [500, 2500, 4500]);
+    assert.deepEqual(
+      renewed.map((r) => r.atMs),
+      [500, 2500, 4500],
+    );
+    assert.equal(lease.expiresAtMs, 10_500);
+    lease.stop();
+  });
+
+  it('rejects with SKEIN_LEASE_NOT_FOUND when there is no such lease, and keeps nothing running', async () => {
+    const clock = new VirtualClock();
+    const { store } = scriptedStore(clock, () =>
+      Promise.reject(kvError(KvErrorCode.LeaseNotFound, 'lease 7 not found')),
+    );
+    await assert.rejects(adoptLease(store, 7, { clock }), { code: KvErrorCode.LeaseNotFound });
+    assert.equal(clock.nextDueMs(), undefined);
+  });
+
+  it('reports lost, and revokes, when no renewal succeeds within the adopted ttl', async () => {
+    const clock = new VirtualClock();
+    let answered = 0;
+    const { store, revoked } = scriptedStore(clock, () =>
+      answered++ === 0 ? ok(3) : Promise.reject(new SkeinError('SKEIN_UNAVAILABLE', 'no answer')),
+    );
+    const failures: unknown[] = [];
+    const lease = await adoptLease(store, 7, { clock, onRenewError: (e) => failures.push(e) });
+    let lostAt = -1;
+    lease.on('lost', (reason) => {
+      assert.equal(reason.code, LeaseKeeperErrorCode.LeaseLost);
+      lostAt = clock.now();
+    });
+    await run(clock, 5000);
+    assert.equal(lostAt, 3000);
+    assert.deepEqual(revoked, [3000]);
+    assert.ok(failures.length >= 5, `retried every 200 ms after the first failure (${failures.length})`);
   });
 });

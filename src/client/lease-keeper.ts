@@ -18,6 +18,7 @@
 import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
 import { kvError, KvErrorCode } from '../kv/errors.ts';
+import type { LeaseKeepAliveResponse } from '../kv/types.ts';
 import type { CoordinationStore } from './types.ts';
 
 export const LeaseKeeperErrorCode = {
@@ -25,9 +26,8 @@ export const LeaseKeeperErrorCode = {
   LeaseLost: 'SKEIN_LEASE_LOST',
 } as const;
 
-export interface KeepLeaseOptions {
-  /** TTL to grant, in whole seconds. */
-  readonly ttlSeconds: number;
+/** How a keeper renews; shared by {@link keepLease} and {@link adoptLease}. */
+export interface LeaseKeeperOptions {
   /** Renew this often. Default ttl / 3 (at most ttl / 2 is accepted). */
   readonly renewIntervalMs?: number;
   /** After a failed renewal, try again this soon. Default renewInterval / 5, at least 50 ms. */
@@ -38,6 +38,13 @@ export interface KeepLeaseOptions {
   readonly clock?: Clock;
   /** Told about every renewal that failed but may succeed on retry. */
   readonly onRenewError?: (error: unknown) => void;
+  /** Told about every renewal that succeeded, with the store's answer. */
+  readonly onRenewed?: (answer: LeaseKeepAliveResponse) => void;
+}
+
+export interface KeepLeaseOptions extends LeaseKeeperOptions {
+  /** TTL to grant, in whole seconds. */
+  readonly ttlSeconds: number;
 }
 
 export type LeaseLostListener = (reason: SkeinError) => void;
@@ -62,19 +69,47 @@ export interface LeaseHandle {
 
 /** Grant a lease with `ttlSeconds` and keep it alive until revoked, stopped or lost. */
 export async function keepLease(store: CoordinationStore, options: KeepLeaseOptions): Promise<LeaseHandle> {
+  checkIntervals(options);
+  const clock = options.clock ?? new RealClock();
+  const sentAtMs = clock.now();
+  const grant = await store.grantLease(options.ttlSeconds);
+  return new LeaseKeeper(store, grant.id, grant.ttlSeconds, sentAtMs, clock, options);
+}
+
+/**
+ * Keep alive a lease that already exists (granted elsewhere, by id), as {@link keepLease} keeps
+ * its own: renew it once now, which gives its TTL and starts the local deadline, then on the
+ * keeper's cadence. `onRenewed` hears that first renewal too. Rejects with SKEIN_LEASE_NOT_FOUND
+ * when the lease does not exist. Losing the lease later (it was revoked, or no renewal succeeded
+ * within its TTL) is reported by 'lost', as for a granted one.
+ *
+ * @example
+ * const lease = await adoptLease(store, 7, { onRenewed: (a) => console.log(`renewed, ttl ${a.ttlSeconds}s`) });
+ * lease.on('lost', (reason) => console.error(reason.code));
+ */
+export async function adoptLease(
+  store: CoordinationStore,
+  leaseId: number,
+  options: LeaseKeeperOptions = {},
+): Promise<LeaseHandle> {
+  checkIntervals(options);
+  const clock = options.clock ?? new RealClock();
+  const sentAtMs = clock.now();
+  const first = await store.keepAliveOnce(leaseId);
+  options.onRenewed?.(first);
+  return new LeaseKeeper(store, leaseId, first.ttlSeconds, sentAtMs, clock, options);
+}
+
+function checkIntervals(options: LeaseKeeperOptions): void {
   for (const name of ['renewIntervalMs', 'retryIntervalMs', 'renewTimeoutMs'] as const) {
     const value = options[name];
     if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
       throw kvError(
         KvErrorCode.InvalidArgument,
-        `keepLease: ${name} must be a positive number of milliseconds, got ${String(value)}`,
+        `${name} must be a positive number of milliseconds, got ${String(value)}`,
       );
     }
   }
-  const clock = options.clock ?? new RealClock();
-  const sentAtMs = clock.now();
-  const grant = await store.grantLease(options.ttlSeconds);
-  return new LeaseKeeper(store, grant.id, grant.ttlSeconds, sentAtMs, clock, options);
 }
 
 class LeaseKeeper implements LeaseHandle {
@@ -82,7 +117,7 @@ class LeaseKeeper implements LeaseHandle {
   readonly ttlSeconds: number;
   readonly #store: CoordinationStore;
   readonly #clock: Clock;
-  readonly #options: KeepLeaseOptions;
+  readonly #options: LeaseKeeperOptions;
   readonly #renewIntervalMs: number;
   readonly #retryIntervalMs: number;
   readonly #renewTimeoutMs: number;
@@ -99,7 +134,7 @@ class LeaseKeeper implements LeaseHandle {
     ttlSeconds: number,
     sentAtMs: number,
     clock: Clock,
-    options: KeepLeaseOptions,
+    options: LeaseKeeperOptions,
   ) {
     this.id = id;
     this.ttlSeconds = ttlSeconds;
@@ -159,12 +194,9 @@ class LeaseKeeper implements LeaseHandle {
     this.#renewTimer = null;
     if (this.#stopped) return;
     const sentAtMs = this.#clock.now();
+    let response: LeaseKeepAliveResponse;
     try {
-      const response = await this.#store.keepAliveOnce(this.id, { timeoutMs: this.#renewTimeoutMs });
-      if (this.#isStopped()) return; // revoked, stopped or lost while the renewal was in flight
-      this.#expiresAtMs = Math.max(this.#expiresAtMs, sentAtMs + response.ttlSeconds * 1000);
-      this.#armDeadline();
-      this.#schedule(this.#renewIntervalMs - (this.#clock.now() - sentAtMs));
+      response = await this.#store.keepAliveOnce(this.id, { timeoutMs: this.#renewTimeoutMs });
     } catch (error) {
       if (this.#isStopped()) return;
       if (error instanceof SkeinError && error.code === KvErrorCode.LeaseNotFound) {
@@ -173,7 +205,13 @@ class LeaseKeeper implements LeaseHandle {
       }
       this.#options.onRenewError?.(error);
       this.#schedule(this.#retryIntervalMs);
+      return;
     }
+    if (this.#isStopped()) return; // revoked, stopped or lost while the renewal was in flight
+    this.#expiresAtMs = Math.max(this.#expiresAtMs, sentAtMs + response.ttlSeconds * 1000);
+    this.#armDeadline();
+    this.#schedule(this.#renewIntervalMs - (this.#clock.now() - sentAtMs));
+    this.#options.onRenewed?.(response);
   }
 
   #armDeadline(): void {
