@@ -59,6 +59,15 @@ export interface ConnectOptions {
    * 0 lets a stream stay silent for ever.
    */
   readonly watchIdleTimeoutMs?: number;
+  /**
+   * A request that is safe to repeat gives up on a member after this long, while another member is
+   * left to ask, and is retried there; each further attempt may take twice as long, and no attempt
+   * runs past `requestTimeoutMs`. A member that stopped answering with its connection open (paused,
+   * cut off) then costs a read this long, not its whole deadline. Writes are never cut short (they
+   * may have been applied), nor are snapshot downloads. Default 2000; 0: every attempt may take
+   * the whole deadline.
+   */
+  readonly attemptTimeoutMs?: number;
 }
 
 /**
@@ -97,12 +106,14 @@ export class SkeinClient implements CoordinationStore {
   readonly #endpoints: Endpoints;
   readonly #timeoutMs: number;
   readonly #watchIdleTimeoutMs: number;
+  readonly #attemptTimeoutMs: number;
   readonly #watches = new Set<HttpWatch>();
   #refreshing: Promise<void> | null = null;
 
   constructor(options: ConnectOptions) {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.#watchIdleTimeoutMs = watchIdleTimeout(options.watchIdleTimeoutMs);
+    this.#attemptTimeoutMs = attemptTimeout(options.attemptTimeoutMs);
     this.#endpoints = new Endpoints({
       endpoints: typeof options.endpoints === 'string' ? [options.endpoints] : options.endpoints,
       token: options.token,
@@ -317,12 +328,13 @@ export class SkeinClient implements CoordinationStore {
       try {
         const method = body === DELETE ? 'DELETE' : body === undefined ? 'GET' : 'POST';
         const payload = body === DELETE ? undefined : body;
+        const remainingMs = Math.max(1, deadline - Date.now());
         const answer = await this.#endpoints.send(
           url,
           method,
           path,
           payload,
-          Math.max(1, deadline - Date.now()),
+          retryable ? this.#attemptBoundMs(path, attempt, remainingMs) : remainingMs,
         );
         if (answer.status === 200) return answer.body;
         const error = errorOf(answer);
@@ -342,7 +354,17 @@ export class SkeinClient implements CoordinationStore {
       await untilOrAfter(this.refreshLeader(), deadline - Date.now());
     }
   }
+
+  /** How long attempt number `attempt` of a retryable request may wait for its member. */
+  #attemptBoundMs(path: string, attempt: number, remainingMs: number): number {
+    if (this.#attemptTimeoutMs === 0 || UNBOUNDED_ATTEMPTS.has(path) || this.#endpoints.urls.length < 2)
+      return remainingMs;
+    return Math.min(remainingMs, Math.ceil(this.#attemptTimeoutMs * 2 ** Math.min(attempt, 16)));
+  }
 }
+
+/** Retryable requests whose answer may take long to transfer: one attempt may use the whole deadline. */
+const UNBOUNDED_ATTEMPTS = new Set(['/v1/snapshot']);
 
 /** `promise`, or nothing after `ms`, whichever comes first. */
 async function untilOrAfter(promise: Promise<void>, ms: number): Promise<void> {
@@ -367,6 +389,16 @@ function watchIdleTimeout(value: number | undefined): number {
   throw new SkeinError(
     'SKEIN_INVALID_ARGUMENT',
     `watchIdleTimeoutMs must be 0 (never) or at least ${least} ms, got ${String(value)}`,
+  );
+}
+
+/** `attemptTimeoutMs` checked: 0, or a finite number of milliseconds of at least 1. */
+function attemptTimeout(value: number | undefined): number {
+  if (value === undefined) return 2000;
+  if (value === 0 || (Number.isFinite(value) && value >= 1)) return value;
+  throw new SkeinError(
+    'SKEIN_INVALID_ARGUMENT',
+    `attemptTimeoutMs must be 0 (no per-attempt bound) or at least 1 ms, got ${String(value)}`,
   );
 }
 
