@@ -684,6 +684,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.#core.tick();
       this.#scheduleTick();
       this.#drive();
+      // A tick can change who leads without leaving anything to persist or send (a learner that
+      // stops claiming a leader, a leader that steps down by check-quorum): report it now. While a
+      // write is in flight, its completion reports it.
+      if (!this.#persisting) this.#emitChanges();
     }, this.#tickIntervalMs);
   }
 

@@ -363,6 +363,31 @@ describe('membership changes (§6)', () => {
     assert.ok(Object.hasOwn(leader.status().config.voters, 'l'));
   });
 
+  test('a learner cut off from its leader stops claiming one after an election timeout, and says so', async () => {
+    const sim = new RaftSimulation({ seed: 33 });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    const leader = sim.leader()!;
+    sim.addNode('l');
+    await sim.settle(leader.addLearners({ l: addressOf('l') }));
+    const learner = sim.node('l')!;
+    assert.ok(
+      await sim.runUntil(() => learner.leaderId === leader.id, 5_000),
+      'the learner heard from its leader',
+    );
+    const heard: (string | null)[] = [];
+    learner.on('leader', (id: string | null) => heard.push(id));
+    sim.network.partition(['l'], ['a', 'b', 'c']);
+    // Check-quorum's lease and a follower's randomized timeout are both within 2 election timeouts.
+    await sim.runFor(2 * 10 * 100 + 500);
+    assert.equal(learner.leaderId, null, 'a cut-off learner still claims a leader');
+    assert.deepEqual(heard, [null]);
+    assert.equal(learner.status().role, 'follower', 'and it never campaigns');
+    sim.network.heal();
+    assert.ok(await sim.runUntil(() => heard.length === 2, 5_000), 'it learns its leader again');
+    assert.deepEqual(heard, [null, leader.id]);
+  });
+
   test('attachNodes adds a node as a learner first, then promotes it', async () => {
     const sim = await cluster(33, ['a', 'b', 'c']);
     sim.addNode('d');

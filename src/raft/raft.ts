@@ -188,9 +188,16 @@ export class RaftCore {
       this.#tickLeader();
       return;
     }
-    if (this.#electionElapsed >= this.#randomizedElectionTimeout && this.#promotable()) {
+    if (this.#electionElapsed < this.#randomizedElectionTimeout) return;
+    if (this.#promotable()) {
       this.#electionElapsed = 0;
       this.#campaign(this.#opts.preVote ? 'pre-vote' : 'vote', false);
+    } else if (this.#leaderId !== null) {
+      // A learner (or a member outside the configuration) never campaigns, which is how a follower
+      // notices it is cut off. Having heard nothing from its leader for an election timeout, it no
+      // longer claims to know one: it refuses what needs a leader instead of waiting on one that
+      // may be gone, and its server ends watches that would see no new changes.
+      this.#leaderId = null;
     }
   }
 

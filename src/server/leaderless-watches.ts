@@ -29,8 +29,9 @@ export interface LeaderlessWatchesOptions {
  * again as soon as a leader is known.
  *
  * A follower notices it is cut off when its election timeout passes and it starts a (pre-)vote,
- * which clears its leader; a leader cut off steps down by check-quorum after an election timeout.
- * A learner, which never campaigns, keeps its last leader and so is not covered.
+ * which clears its leader; a learner, which never campaigns, clears it after an election timeout
+ * without word from its leader; a leader cut off steps down by check-quorum after an election
+ * timeout.
  */
 export class LeaderlessWatches {
   readonly #o: LeaderlessWatchesOptions;
