@@ -179,6 +179,13 @@ interface Pending {
   timer: TimerHandle;
 }
 
+/** A membership change this leader proposed, and what this node applied at its index so far. */
+interface AwaitedChange {
+  readonly index: number;
+  readonly term: number;
+  outcome: 'pending' | 'applied' | 'superseded';
+}
+
 interface Waiter {
   check(): boolean;
   resolve(): void;
@@ -240,6 +247,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #nextReadId = 1;
   readonly #incarnation: string;
   #waiters: Waiter[] = [];
+  /** At most one: the core refuses a membership change while another is in flight. */
+  #awaitedChange: AwaitedChange | null = null;
 
   #tickTimer: TimerHandle | null = null;
   #driveScheduled = false;
@@ -663,15 +672,31 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const result = this.#core.propose([{ kind: EntryKind.Config, data: change }]);
     if (!result.ok) throw result.error;
     if (!('firstIndex' in result)) throw raftError(RaftErrorCode.NotLeader, 'membership change');
-    const index = result.firstIndex;
+    const awaited: AwaitedChange = { index: result.firstIndex, term: result.term, outcome: 'pending' };
+    this.#awaitedChange = awaited;
     this.#scheduleDrive();
-    await this.#waitUntil(() => {
-      // Not NoLeader, which promises that nothing was proposed: this change was, and whether it
-      // survives the change of leader cannot always be told from here (its entry may be compacted).
-      if (this.#core.log.term(index) !== result.term)
-        throw raftError(RaftErrorCode.Timeout, 'membership change interrupted by a change of leader');
-      return this.#core.log.appliedIndex >= index && !isJoint(this.#core.config);
-    });
+    try {
+      await this.#waitUntil(() => {
+        switch (awaited.outcome) {
+          case 'applied':
+            return !isJoint(this.#core.config);
+          case 'superseded':
+            // Another entry committed at its index, so this change never will.
+            throw raftError(
+              RaftErrorCode.NotLeader,
+              'membership change not applied: leadership changed before it committed',
+            );
+          case 'pending':
+            // Applied past its index without applying it here: a snapshot from a new leader
+            // covered it, and whether it was in that snapshot cannot be told.
+            if (this.#core.log.appliedIndex >= awaited.index)
+              throw raftError(RaftErrorCode.Timeout, 'membership change interrupted by a change of leader');
+            return false;
+        }
+      });
+    } finally {
+      if (this.#awaitedChange === awaited) this.#awaitedChange = null;
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -888,6 +913,11 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   #apply(entry: Entry): void {
+    const awaited = this.#awaitedChange;
+    // Only the entry committed at an index is ever applied there: this settles the change's fate,
+    // even after leadership changed (its entry may have survived the new leader, or been replaced).
+    if (awaited !== null && entry.index === awaited.index)
+      awaited.outcome = entry.term === awaited.term ? 'applied' : 'superseded';
     if (entry.kind !== EntryKind.Normal) return;
     const command = decodeCommand(entry.data);
     if (command === null) {

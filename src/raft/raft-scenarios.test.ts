@@ -388,6 +388,54 @@ describe('membership changes (§6)', () => {
     assert.deepEqual(heard, [null, leader.id]);
   });
 
+  test("a membership change outlives its leader's deposition when its entry commits under the next leader", async () => {
+    const sim = new RaftSimulation({ seed: 34 });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    const leader = sim.leader()!;
+    const [keeper, other] = sim.ids.filter((id) => id !== leader.id) as [string, string];
+    assert.ok(
+      await sim.runUntil(() => leader.core.progressOf(keeper)?.state === 'replicate', 5_000),
+      'the leader streams appends to keeper',
+    );
+    // The change reaches `keeper` but no acknowledgement gets back: the leader cannot commit it,
+    // steps down by check-quorum, and `keeper` (whose log is the longest) is elected.
+    sim.network.partition([leader.id], [other]);
+    sim.network.blockLink(keeper, leader.id);
+    sim.addNode('l');
+    const change = leader.addLearners({ l: addressOf('l') });
+    change.catch(() => undefined);
+    assert.ok(
+      await sim.runUntil(() => sim.node(keeper)!.status().role === 'leader', 1_500),
+      `${keeper} was elected`,
+    );
+    sim.network.heal();
+    await sim.settle(change);
+    assert.ok(Object.hasOwn(sim.node(keeper)!.status().config.learners, 'l'));
+  });
+
+  test('a membership change replaced by the next leader rejects with SKEIN_NOT_LEADER: it never took effect', async () => {
+    const sim = new RaftSimulation({ seed: 35 });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
+    const leader = sim.leader()!;
+    const others = sim.ids.filter((id) => id !== leader.id);
+    sim.network.isolate(leader.id);
+    sim.addNode('l');
+    const change = leader.addLearners({ l: addressOf('l') });
+    change.catch(() => undefined);
+    assert.ok(
+      await sim.runUntil(() => others.some((id) => sim.node(id)!.status().role === 'leader'), 1_500),
+      'the others elected a leader',
+    );
+    sim.network.restore(leader.id);
+    // The next leader commits a write at the change's index, which settles that it never will.
+    const next = sim.leader()!;
+    await sim.settle(next.enqueue('set', { key: 'k', value: 1 }));
+    await assert.rejects(sim.settle(change), (e: unknown) => hasCode(e, 'SKEIN_NOT_LEADER'));
+    for (const id of sim.ids) assert.ok(!Object.hasOwn(sim.node(id)!.status().config.learners, 'l'));
+  });
+
   test('attachNodes adds a node as a learner first, then promotes it', async () => {
     const sim = await cluster(33, ['a', 'b', 'c']);
     sim.addNode('d');
