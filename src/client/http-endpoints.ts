@@ -2,6 +2,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { SkeinError } from '../core/errors.ts';
 import { RPC_CLIENT_PATHS } from '../kv/rpc-protocol.ts';
 import { LEADER_URL_HEADER } from '../kv/types.ts';
+import { deadlineSignal } from './deadline-signal.ts';
 import { NotSentError } from './not-sent-error.ts';
 import { RpcChannel } from './rpc-channel.ts';
 
@@ -138,6 +139,7 @@ export class Endpoints {
         return { status: answer.status, body: answer.body };
       }
     }
+    const deadline = deadlineSignal(timeoutMs);
     try {
       const answer = await this.#pool(url).request({
         path,
@@ -147,7 +149,7 @@ export class Endpoints {
         // undici's headers and body timeouts run on its coarse timers (half-second ticks), so a
         // short deadline, such as a lease keeper's renewal, could end up to a second late: a
         // native timer bounds the whole exchange, reading the answer included.
-        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))), // whole milliseconds only
+        signal: deadline.signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
@@ -168,6 +170,8 @@ export class Endpoints {
       throw new SkeinError('SKEIN_UNAVAILABLE', `${message}; the request may or may not have been applied`, {
         cause: error,
       });
+    } finally {
+      deadline.clear();
     }
   }
 

@@ -12,6 +12,7 @@ import {
   writeCoalesced,
 } from '../kv/rpc-protocol.ts';
 import { FRAME_HEADER_BYTES, FrameDecoder } from '../transport/frame-decoder.ts';
+import { deadlineSignal } from './deadline-signal.ts';
 import { NotSentError } from './not-sent-error.ts';
 
 /** An answer over the channel: the HTTP status and body, and the leader hint. */
@@ -119,12 +120,13 @@ export class RpcChannel {
   async #connect(timeoutMs: number): Promise<void> {
     const { url, pool, headers } = this.#options;
     let upgraded: { socket: Duplex; headers: Record<string, string | string[] | undefined> };
+    const deadline = deadlineSignal(timeoutMs);
     try {
       upgraded = await pool.upgrade({
         path: RPC_PATH,
         protocol: RPC_PROTOCOL,
         headers,
-        signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
+        signal: deadline.signal,
       });
     } catch (error) {
       const e = error as { code?: string; message?: string };
@@ -136,6 +138,8 @@ export class RpcChannel {
       throw new NotSentError('SKEIN_UNAVAILABLE', `cannot reach ${url}: ${e.message ?? String(error)}`, {
         cause: error,
       });
+    } finally {
+      deadline.clear();
     }
     const { socket } = upgraded;
     if (this.#closed) {
