@@ -73,9 +73,12 @@ export interface ConnectOptions {
 /**
  * Error codes after which the member did not apply the request (so any request may be retried).
  * SKEIN_NO_LEADER: the member had no leader to propose to, so nothing was proposed (etcd's client
- * retries writes on "no leader" for the same reason).
+ * retries writes on "no leader" for the same reason). SKEIN_NOT_LEADER: every place in skein that
+ * refuses a write with it does so before proposing (a forwarded request that reached a member no
+ * longer leading, a proposal fenced to a term that is over), or once another entry committed in
+ * its place (a membership change), so the write never took effect.
  */
-const NOT_APPLIED = new Set(['SKEIN_STOPPED', 'SKEIN_NO_LEADER']);
+const NOT_APPLIED = new Set(['SKEIN_STOPPED', 'SKEIN_NO_LEADER', 'SKEIN_NOT_LEADER']);
 /** Error codes that mean "ask another member" for a request that is safe to repeat. */
 const TRY_ELSEWHERE = new Set([
   'SKEIN_NO_LEADER',
