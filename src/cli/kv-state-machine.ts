@@ -1,6 +1,6 @@
 import { decode, encode } from '../core/codec.ts';
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
-import type { Processor, SnapshotStateMachine } from '../raft/node.ts';
+import type { Processor, SnapshotStateMachine } from '../raft/node-options.ts';
 
 /** Bounds of the built-in key-value state machine. */
 export interface KvLimits {

@@ -1,5 +1,5 @@
 import { CoreErrorCode, SkeinError } from '../core/errors.ts';
-import type { Processor, SnapshotStateMachine } from '../raft/node.ts';
+import type { Processor, SnapshotStateMachine } from '../raft/node-options.ts';
 import { compact } from './compaction.ts';
 import { kvError, KvErrorCode } from './errors.ts';
 import { compareCodePoints } from './key-order.ts';

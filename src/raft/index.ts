@@ -3,16 +3,16 @@
  * that binds it to a clock, a transport, storage and your processors.
  * @packageDocumentation
  */
-export {
-  RaftNode,
-  type RaftNodeOptions,
-  type EnqueueOptions,
-  type RaftNodeEvents,
-  type RaftNodeStatus,
-  type Processor,
-  type AppliedCommand,
-  type SnapshotStateMachine,
-} from './node.ts';
+export { RaftNode } from './node.ts';
+export type {
+  RaftNodeOptions,
+  EnqueueOptions,
+  RaftNodeEvents,
+  RaftNodeStatus,
+  Processor,
+  AppliedCommand,
+  SnapshotStateMachine,
+} from './node-options.ts';
 export { RaftCore, type Ready, type RaftStatus, type ProposeResult, type RaftInitialState } from './raft.ts';
 export type { RaftCoreOptions } from './config.ts';
 export { RaftErrorCode } from './errors.ts';

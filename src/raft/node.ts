@@ -7,7 +7,6 @@ import { Random } from '../core/random.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
 import type { RaftStorage, RecoveredState } from '../storage/types.ts';
 import type { Transport } from '../transport/types.ts';
-import type { RaftCoreOptions } from './config.ts';
 import { RaftErrorCode, raftError } from './errors.ts';
 import { allVoters, isJoint, isMember } from './quorum.ts';
 import { RaftCore, type RaftStatus, type Ready } from './raft.ts';
@@ -21,54 +20,22 @@ import {
   type RaftMessage,
 } from './types.ts';
 import { CommitNotices } from './commit-notices.ts';
+import { ConditionWaiters } from './condition-waiters.ts';
 import { AdminRpc, type AdminOp } from './admin-rpc.ts';
 import { decodeCommand, encodeCommand, RecentRequests } from './command.ts';
 import { unwrapSnapshot, wrapSnapshot } from './snapshot-envelope.ts';
-import {
-  SnapshotReceiver,
-  SnapshotSender,
-  type SnapshotResponse,
-  type SnapshotTransferStatus,
-} from './snapshot-transfer.ts';
+import { SnapshotReceiver, SnapshotSender, type SnapshotResponse } from './snapshot-transfer.ts';
 import type { SnapshotMeta } from '../storage/types.ts';
 
-/** A user function that applies one committed command. It must be deterministic and synchronous. */
-export type Processor = (params: unknown) => unknown;
-
-/**
- * Snapshot support for the user's state machine. With it, the log is compacted behind periodic
- * snapshots and new or lagging members catch up from a snapshot; without it, the log grows forever.
- */
-export interface SnapshotStateMachine {
-  /**
-   * Capture the state as of the last applied command. Called synchronously right after that
-   * command was applied, so it must take a point-in-time view now (serialize eagerly, or
-   * copy-on-write) even if it returns a stream that is read later. A synchronous iterable may
-   * encode each chunk as it is read: the node reads it in slices of a few milliseconds, with a
-   * turn of the event loop between slices.
-   */
-  snapshot(): Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
-  /** Replace the whole state with the snapshot streamed in `chunks`. */
-  restore(chunks: AsyncIterable<Uint8Array>): Promise<void> | void;
-}
-
-/** Node status: the core's view plus snapshot information. */
-export interface RaftNodeStatus extends RaftStatus {
-  /** Index of the newest durable snapshot (0 when none). */
-  readonly snapshotIndex: number;
-  /** Snapshot transfers in progress, with bytes acknowledged so far. */
-  readonly snapshotTransfers: readonly SnapshotTransferStatus[];
-}
-
-/** How {@link RaftNode.enqueue} proposes a command. */
-export interface EnqueueOptions {
-  /**
-   * Propose only while this node leads in exactly this term; otherwise reject with
-   * SKEIN_NOT_LEADER instead of forwarding to the leader. For commands decided from leader-only
-   * state (the lease clock), which another leader must not carry out on this one's stale view.
-   */
-  readonly leaderTerm?: number;
-}
+import type {
+  AppliedCommand,
+  EnqueueOptions,
+  Processor,
+  RaftNodeEvents,
+  RaftNodeOptions,
+  RaftNodeStatus,
+  SnapshotStateMachine,
+} from './node-options.ts';
 
 /** A command enqueued on this node, waiting for the next drive to propose it. */
 interface Proposal {
@@ -77,100 +44,6 @@ interface Proposal {
   readonly requestId: string;
   /** Set by {@link EnqueueOptions.leaderTerm}. */
   readonly leaderTerm?: number;
-}
-
-/** Options for {@link RaftNode.create}. */
-export interface RaftNodeOptions extends Omit<RaftCoreOptions, 'id' | 'random' | 'appliedIndex'> {
-  /** This node's id; never reused for a different history within a cluster. */
-  readonly id: NodeId;
-  /** Where this node listens for peers ("host:port"); recorded in the configuration. */
-  readonly address: string;
-  /**
-   * The initial voters (including this node) of a brand-new cluster, id → address. Omit to start
-   * detached and call `solo()` or be attached by a member. Ignored when storage holds state.
-   */
-  readonly peers?: Readonly<Record<NodeId, string>>;
-  /** Identity of a bootstrapped cluster; every initial member must use the same. Default derived from `peers`. */
-  readonly clusterId?: string;
-  /** Action name → function applying it. */
-  readonly processors: Readonly<Record<string, Processor>>;
-  readonly transport: Transport;
-  /** Default: in-memory (lost when the process exits). */
-  readonly storage?: RaftStorage;
-  readonly clock?: Clock;
-  readonly random?: Random;
-  readonly logger?: Logger;
-  /** Milliseconds per core tick. Default 100 (so elections time out after 1–2 s by default). */
-  readonly tickIntervalMs?: number;
-  /** How long `enqueue`, `read` and membership calls wait before SKEIN_TIMEOUT. Default 5000. */
-  readonly requestTimeoutMs?: number;
-  /** Commands waiting for their entry to apply on this node. Default 100000. */
-  readonly maxPendingRequests?: number;
-  /**
-   * Largest encoded command accepted by `enqueue`. Default 1 MiB; it must stay below the
-   * transport's `maxFrameBytes` so that every entry can be replicated.
-   */
-  readonly maxCommandBytes?: number;
-  /** Request ids remembered to drop duplicated proposals. Default 100000. */
-  readonly dedupeWindow?: number;
-  /** Snapshot and restore the state machine; enables log compaction and snapshot catch-up. */
-  readonly stateMachine?: SnapshotStateMachine;
-  /** Take a snapshot after this many applied entries. Default 10000. */
-  readonly snapshotEveryEntries?: number;
-  /** ...or after this many applied command bytes, whichever comes first. Default 64 MiB. */
-  readonly snapshotEveryBytes?: number;
-  /**
-   * ...but only once the commands applied since the last snapshot add up to this fraction of that
-   * snapshot's size. A snapshot rewrites the whole state: without this, a 55 MB store would be
-   * rewritten every 10,000 small writes, some 18 times more bytes than the log it replaces. With
-   * 0.5, snapshots cost at most twice the log's bytes, and the log kept in memory and replayed at
-   * restart stays under half the state's size. Default 0.5; 0 snapshots on the counts above alone.
-   */
-  readonly snapshotMinLogToStateRatio?: number;
-  /** Entries kept in the log behind a snapshot for followers that are only a little behind. Default 1000. */
-  readonly keepEntriesAfterSnapshot?: number;
-  /** Size of one InstallSnapshot chunk. Default 1 MiB (keep it below the transport's maxFrameBytes). */
-  readonly snapshotChunkBytes?: number;
-  /**
-   * Unacknowledged snapshot chunks per transfer. Default 8: as fast as 16 on loopback (4 was 10%
-   * slower, `bench:snapshot`), and at most 8 MiB queued ahead of the heartbeats to that member.
-   */
-  readonly maxSnapshotChunksInFlight?: number;
-  /** A snapshot transfer with no answer for this long is abandoned and retried. Default: one election timeout. */
-  readonly snapshotResponseTimeoutMs?: number;
-  /**
-   * How the driver batches inputs before processing them. Default `setImmediate`, which
-   * coalesces a burst of messages into one disk write; the simulator passes a virtual timer.
-   */
-  readonly defer?: (fn: () => void) => void;
-  /**
-   * How long a commit-only heartbeat may wait for an append to carry the commit index instead.
-   * Under a steady stream of writes this wakes each follower once per write instead of twice.
-   * Followers that forwarded a proposal or asked for a read index are told at once; watches and
-   * serializable reads on the others see a commit up to this much later. Default 5; 0 sends every
-   * notice on the next turn of the event loop.
-   */
-  readonly commitNoticeDelayMs?: number;
-}
-
-/** A command as it was applied: where it sits in the log and what it asked for. */
-export interface AppliedCommand {
-  readonly index: number;
-  readonly term: number;
-  readonly action: string;
-  readonly params: unknown;
-}
-
-/** Events emitted by a RaftNode. */
-export interface RaftNodeEvents {
-  role: [role: RaftStatus['role'], term: number];
-  leader: [leaderId: NodeId | null, term: number];
-  configuration: [config: ClusterConfig];
-  /** A command was applied (on every member, in log order); `result` is the processor's return. */
-  applied: [command: AppliedCommand, result: unknown];
-  /** A command's processor threw (or its action is unknown here); the node carries on. */
-  'apply-error': [command: AppliedCommand, error: unknown];
-  error: [error: unknown];
 }
 
 interface Pending {
@@ -184,13 +57,6 @@ interface AwaitedChange {
   readonly index: number;
   readonly term: number;
   outcome: 'pending' | 'applied' | 'superseded';
-}
-
-interface Waiter {
-  check(): boolean;
-  resolve(): void;
-  reject(error: unknown): void;
-  timer: TimerHandle;
 }
 
 /**
@@ -246,7 +112,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   #proposals: Proposal[] = [];
   #nextReadId = 1;
   readonly #incarnation: string;
-  #waiters: Waiter[] = [];
+  readonly #waiters: ConditionWaiters;
   /** At most one: the core refuses a membership change while another is in flight. */
   #awaitedChange: AwaitedChange | null = null;
 
@@ -271,6 +137,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#logger = (options.logger ?? silentLogger).child({ node: options.id });
     this.#tickIntervalMs = options.tickIntervalMs ?? 100;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 5000;
+    this.#waiters = new ConditionWaiters(this.#clock, this.#requestTimeoutMs);
     this.#maxPendingRequests = options.maxPendingRequests ?? 100_000;
     this.#maxCommandBytes = options.maxCommandBytes ?? 1024 * 1024;
     this.#recentRequests = new RecentRequests(options.dedupeWindow ?? 100_000);
@@ -492,7 +359,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   solo(): Promise<void> {
     this.#core.solo(this.address);
     this.#scheduleDrive();
-    return this.#waitUntil(() => this.#core.status().appliedIndex >= this.#core.log.commitIndex);
+    return this.#waiters.waitUntil(() => this.#core.status().appliedIndex >= this.#core.log.commitIndex);
   }
 
   /**
@@ -525,7 +392,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       const error = this.#core.leaveSolo();
       if (error !== null) throw error;
       this.#scheduleDrive();
-      await this.#waitUntil(() => this.#core.status().appliedIndex >= this.#core.log.commitIndex);
+      await this.#waiters.waitUntil(() => this.#core.status().appliedIndex >= this.#core.log.commitIndex);
       return;
     }
     await this.detachNodes([this.id]);
@@ -537,7 +404,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (error !== null) throw error;
     this.#failAllPending(raftError(RaftErrorCode.Stopped, 'the node was reset'));
     this.#scheduleDrive();
-    await this.#waitUntil(() => !this.#persisting && !this.#core.hasReady());
+    await this.#waiters.waitUntil(() => !this.#persisting && !this.#core.hasReady());
   }
 
   /** Hand leadership to `target`. Resolves once `target` leads. Runs on the leader. */
@@ -615,7 +482,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
           throw raftError(RaftErrorCode.AlreadyMember, `already member(s): ${existing.join(', ')}`);
         }
         await this.#changeConfig({ ...config.voters }, { ...config.learners, ...op.nodes });
-        await this.#waitUntil(() =>
+        await this.#waiters.waitUntil(() =>
           ids.every((id) => {
             const pr = this.#core.progressOf(id);
             return pr !== undefined && pr.match >= this.#core.log.commitIndex;
@@ -650,14 +517,14 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
           throw raftError(RaftErrorCode.InvalidConfigChange, `not member(s): ${missing.join(', ')}`);
         await this.#changeConfig(without(config.voters, op.ids), without(config.learners, op.ids));
         // A leader that removed itself hands over first; resolve once it has.
-        await this.#waitUntil(() => !this.#core.leaving);
+        await this.#waiters.waitUntil(() => !this.#core.leaving);
         return;
       }
       case 'transfer': {
         const error = this.#core.transferLeadership(op.target);
         if (error !== null) throw error;
         this.#scheduleDrive();
-        await this.#waitUntil(() => this.#core.leaderId === op.target);
+        await this.#waiters.waitUntil(() => this.#core.leaderId === op.target);
         return;
       }
     }
@@ -676,7 +543,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#awaitedChange = awaited;
     this.#scheduleDrive();
     try {
-      await this.#waitUntil(() => {
+      await this.#waiters.waitUntil(() => {
         switch (awaited.outcome) {
           case 'applied':
             return !isJoint(this.#core.config);
@@ -815,7 +682,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#maybeSnapshot();
     this.#releaseReads();
     this.#emitChanges();
-    this.#checkWaiters();
+    this.#waiters.checkAll();
   }
 
   /** Propose the commands enqueued since the last drive; if the core refuses them, fail them. */
@@ -898,7 +765,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#maybeSnapshot();
     this.#releaseReads();
     this.#emitChanges();
-    this.#checkWaiters();
+    this.#waiters.checkAll();
   }
 
   #sendAll(messages: readonly RaftMessage[]): void {
@@ -1155,54 +1022,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     }
   }
 
-  #waitUntil(check: () => boolean): Promise<void> {
-    return new Promise((resolve, reject) => {
-      try {
-        if (check()) {
-          resolve();
-          return;
-        }
-      } catch (error) {
-        reject(error instanceof Error ? error : new Error(String(error)));
-        return;
-      }
-      const waiter: Waiter = {
-        check,
-        resolve,
-        reject,
-        timer: this.#clock.setTimeout(() => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          reject(
-            raftError(RaftErrorCode.Timeout, `operation not complete within ${this.#requestTimeoutMs} ms`),
-          );
-        }, this.#requestTimeoutMs),
-      };
-      this.#waiters.push(waiter);
-    });
-  }
-
-  #checkWaiters(): void {
-    if (this.#waiters.length === 0) return;
-    const still: Waiter[] = [];
-    for (const w of this.#waiters) {
-      let done: boolean;
-      try {
-        done = w.check();
-      } catch (error) {
-        this.#clock.clearTimeout(w.timer);
-        w.reject(error);
-        continue;
-      }
-      if (done) {
-        this.#clock.clearTimeout(w.timer);
-        w.resolve();
-      } else {
-        still.push(w);
-      }
-    }
-    this.#waiters = still;
-  }
-
   #failAllPending(error: SkeinError): void {
     for (const p of this.#pending.values()) {
       this.#clock.clearTimeout(p.timer);
@@ -1219,11 +1038,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     for (const r of this.#readsAwaitingApply) r.reject(error);
     this.#readsAwaitingApply = [];
     this.#readRoundInFlight = false;
-    for (const w of this.#waiters) {
-      this.#clock.clearTimeout(w.timer);
-      w.reject(error);
-    }
-    this.#waiters = [];
+    this.#waiters.rejectAll(error);
   }
 
   #fatal(error: unknown): void {

@@ -13,7 +13,7 @@ import {
   type MembershipCommand,
   type MembershipLimits,
 } from '../membership/index.ts';
-import type { Processor, SnapshotStateMachine } from '../raft/node.ts';
+import type { Processor, SnapshotStateMachine } from '../raft/node-options.ts';
 
 /** What `group-join` returns to its proposer. */
 export interface JoinApplied {

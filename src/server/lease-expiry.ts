@@ -4,7 +4,8 @@ import type { Logger } from '../core/log.ts';
 import type { KvStore } from '../kv/index.ts';
 import type { LeaseGrantResponse, LeaseKeepAliveResponse } from '../kv/types.ts';
 import { RaftErrorCode } from '../raft/errors.ts';
-import type { AppliedCommand, RaftNode } from '../raft/node.ts';
+import type { RaftNode } from '../raft/node.ts';
+import type { AppliedCommand } from '../raft/node-options.ts';
 
 /** A pause of the lease clock at least this long is logged as a warning (shorter ones at debug). */
 const NOTEWORTHY_PAUSE_MS = 1000;

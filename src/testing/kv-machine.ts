@@ -1,6 +1,6 @@
 import { crc32c } from '../core/crc32c.ts';
 import { KvStore } from '../kv/store.ts';
-import type { Processor } from '../raft/node.ts';
+import type { Processor } from '../raft/node-options.ts';
 import type { NodeId } from '../raft/types.ts';
 import type { RaftSimulation, SimMachine } from './raft-sim.ts';
 

@@ -1,13 +1,13 @@
 import { VirtualClock } from '../core/clock.ts';
 import { Random } from '../core/random.ts';
 import { decode, encode } from '../core/codec.ts';
-import {
-  RaftNode,
-  type AppliedCommand,
-  type Processor,
-  type RaftNodeOptions,
-  type SnapshotStateMachine,
-} from '../raft/node.ts';
+import { RaftNode } from '../raft/node.ts';
+import type {
+  AppliedCommand,
+  Processor,
+  RaftNodeOptions,
+  SnapshotStateMachine,
+} from '../raft/node-options.ts';
 import type { RaftCore } from '../raft/raft.ts';
 import type { NodeId } from '../raft/types.ts';
 import { MemoryStorage } from '../storage/memory-storage.ts';
