@@ -1,8 +1,9 @@
 /**
- * `npm run chaos:kv -- [--members 3|5] [--kills N] [--seed N] [--clients N] [--keys N]`: real
- * `skein server` processes with peer traffic behind the fault-injecting proxy, concurrent clients
- * (connect()) doing put / get / CAS txn / delete, a nemesis (kill -9, SIGSTOP, partitions, SIGTERM
- * of the leader: leadership transfer), then a linearizability check and a lost-write check.
+ * `npm run chaos:kv -- [--members 3|5] [--kills N] [--replace N] [--seed N] [--clients N] [--keys N]`:
+ * real `skein server` processes with peer traffic behind the fault-injecting proxy, concurrent
+ * clients (connect()) doing put / get / CAS txn / delete, a nemesis (kill -9, SIGSTOP, partitions,
+ * SIGTERM of the leader: leadership transfer; with --replace, N members killed, removed and
+ * replaced by new members that join), then a linearizability check and a lost-write check.
  */
 import { parseArgs } from 'node:util';
 import { formatChaosKvReport, runChaosKv } from '../test/chaos-kv/run-chaos-kv.ts';
@@ -11,6 +12,7 @@ const { values } = parseArgs({
   options: {
     members: { type: 'string', default: '3' },
     kills: { type: 'string', default: '6' },
+    replace: { type: 'string', default: '0' },
     seed: { type: 'string' },
     clients: { type: 'string', default: '8' },
     keys: { type: 'string', default: '8' },
@@ -36,6 +38,7 @@ try {
     members,
     seed,
     kills: int('kills', values.kills, 1, 10_000),
+    replacements: int('replace', values.replace, 0, 1000),
     clients: int('clients', values.clients, 1, 64),
     registerKeys: int('keys', values.keys, 1, 1000),
     log: (line) => {

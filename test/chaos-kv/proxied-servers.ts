@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from '../../src/client/skein-client.ts';
 import type { StatusResponse } from '../../src/kv/types.ts';
 import { sleep } from '../chaos/chaos-cluster.ts';
 import type { FaultProxy } from '../chaos/fault-proxy.ts';
@@ -27,6 +28,11 @@ export interface ProxiedServersOptions {
   readonly logLevel: string;
 }
 
+/** The settings every member shares (each adds its name, ports, data directory and how it joins). */
+interface SharedArgs {
+  readonly flags: readonly string[];
+}
+
 interface Member {
   readonly name: string;
   readonly clientUrl: string;
@@ -47,11 +53,15 @@ export class ProxiedServers {
   readonly proxy: FaultProxy;
   readonly dataDir: string;
   readonly #members: Member[];
+  readonly #shared: SharedArgs;
+  /** Replacement members started so far (their names end in `.<n>`). */
+  #replacements = 0;
 
-  private constructor(proxy: FaultProxy, dataDir: string, members: Member[]) {
+  private constructor(proxy: FaultProxy, dataDir: string, members: Member[], shared: SharedArgs) {
     this.proxy = proxy;
     this.dataDir = dataDir;
     this.#members = members;
+    this.#shared = shared;
   }
 
   static async start(o: ProxiedServersOptions): Promise<ProxiedServers> {
@@ -65,21 +75,26 @@ export class ProxiedServers {
       names.map((name, i) => o.proxy.expose(name, `127.0.0.1:${ports[i]!.peer}`)),
     );
     const initialCluster = names.map((name, i) => `${name}=${proxied[i]}`).join(',');
-    const members = names.map((name, i): Member => {
-      const { client, peer } = ports[i]!;
-      const args = [
-        ...[BIN, 'server', '--name', name, '--data-dir', join(dataDir, name)],
-        ...['--listen-client', `127.0.0.1:${client}`, '--listen-peer', `127.0.0.1:${peer}`],
-        ...['--initial-cluster', initialCluster, '--cluster-secret-file', secretFile],
+    const shared: SharedArgs = {
+      flags: [
+        ...['--cluster-secret-file', secretFile],
         ...['--tick-ms', String(o.tickMs), '--election-ticks', String(o.electionTicks)],
         ...['--request-timeout-ms', String(o.requestTimeoutMs), '--log-level', o.logLevel],
         // Far below the default (100,000), so that a run snapshots, compacts and installs
         // snapshots on restarted members under the faults too.
         ...['--snapshot-every-entries', '1000'],
+      ],
+    };
+    const members = names.map((name, i): Member => {
+      const { client, peer } = ports[i]!;
+      const args = [
+        ...[BIN, 'server', '--name', name, '--data-dir', join(dataDir, name)],
+        ...['--listen-client', `127.0.0.1:${client}`, '--listen-peer', `127.0.0.1:${peer}`],
+        ...['--initial-cluster', initialCluster, ...shared.flags],
       ];
       return { name, clientUrl: `http://127.0.0.1:${client}`, args, child: null, paused: false, log: [] };
     });
-    const servers = new ProxiedServers(o.proxy, dataDir, members);
+    const servers = new ProxiedServers(o.proxy, dataDir, members, shared);
     for (let i = 0; i < members.length; i++) servers.#launch(i);
     try {
       await Promise.all(members.map((_, i) => servers.#waitFor(i, '/ready', 60_000)));
@@ -166,6 +181,84 @@ export class ProxiedServers {
       throw new Error(`chaos-kv: restart of ${this.names[i]}, which runs`);
     this.#launch(i);
     await this.#waitFor(i, '/health', 60_000);
+  }
+
+  /**
+   * Put a new member, under a new name with an empty data directory, in the place of stopped member
+   * `i`, which must have been removed from the cluster already: it starts with `--join` pointed at
+   * a running member, advertising its own proxy listener as its peer address. Resolves with the new
+   * name once it answers /health (the cluster adds it as a learner and promotes it on its own).
+   */
+  async replace(i: number): Promise<string> {
+    const old = this.#members[i]!;
+    if (old.child !== null) throw new Error(`chaos-kv: replace of ${old.name}, which runs`);
+    const via = this.#members.find((m) => m.child !== null && !m.paused);
+    if (via === undefined) throw new Error('chaos-kv: no running member to join through');
+    const name = `${old.name.split('.')[0]!}.${++this.#replacements}`;
+    const client = await freePort();
+    const peer = await freePort();
+    const advertised = await this.proxy.expose(name, `127.0.0.1:${peer}`);
+    const args = [
+      ...[BIN, 'server', '--name', name, '--data-dir', join(this.dataDir, name)],
+      ...['--listen-client', `127.0.0.1:${client}`, '--listen-peer', `127.0.0.1:${peer}`],
+      ...['--advertise-peer', advertised, '--join', via.clientUrl, ...this.#shared.flags],
+    ];
+    this.#members[i] = {
+      name,
+      clientUrl: `http://127.0.0.1:${client}`,
+      args,
+      child: null,
+      paused: false,
+      log: [],
+    };
+    this.#launch(i);
+    await this.#waitFor(i, '/health', 60_000);
+    return name;
+  }
+
+  /**
+   * Remove member `name` from the cluster through the running members, retrying until the
+   * configuration no longer has it (a removal that timed out may or may not have taken effect).
+   */
+  async removeMember(name: string, timeoutMs: number): Promise<void> {
+    const client = await connect({ endpoints: this.#runningUrls(), requestTimeoutMs: 5000 });
+    const deadline = performance.now() + timeoutMs;
+    try {
+      for (;;) {
+        try {
+          await client.removeMember(name);
+          return;
+        } catch (error) {
+          const members = await client.members().catch(() => null);
+          if (members !== null && !members.some((m) => m.name === name)) return;
+          if (performance.now() > deadline)
+            throw new Error(`chaos-kv: could not remove ${name}: ${String(error)}`, { cause: error });
+          await sleep(200);
+        }
+      }
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** Whether member `name` became a voter within `timeoutMs`. */
+  async waitForVoter(name: string, timeoutMs: number): Promise<boolean> {
+    const client = await connect({ endpoints: this.#runningUrls(), requestTimeoutMs: 2000 });
+    const deadline = performance.now() + timeoutMs;
+    try {
+      while (performance.now() < deadline) {
+        const members = await client.members().catch(() => []);
+        if (members.some((m) => m.name === name && !m.learner)) return true;
+        await sleep(200);
+      }
+      return false;
+    } finally {
+      await client.close();
+    }
+  }
+
+  #runningUrls(): string[] {
+    return this.#members.filter((m) => m.child !== null).map((m) => m.clientUrl);
   }
 
   logTail(i: number): string {

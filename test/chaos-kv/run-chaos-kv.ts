@@ -16,6 +16,8 @@ export interface ChaosKvOptions {
   readonly seed: number;
   /** kill -9 cycles; the other faults run between them. */
   readonly kills: number;
+  /** Member replacements (kill -9, remove, a new member joins) among the other faults. Default 0. */
+  readonly replacements?: number;
   readonly clients: number;
   readonly registerKeys: number;
   readonly log: (line: string) => void;
@@ -66,7 +68,7 @@ export async function runChaosKv(o: ChaosKvOptions): Promise<ChaosKvReport> {
     const nemesis = new KvNemesis(servers, random.fork(), log);
     await workload.start();
     try {
-      await nemesis.run(o.kills, Math.max(60_000, o.kills * 30_000));
+      await nemesis.run(o.kills, Math.max(60_000, o.kills * 30_000), o.replacements ?? 0);
     } finally {
       await workload.stop();
     }
@@ -134,7 +136,7 @@ export function formatChaosKvReport(r: ChaosKvReport): string {
   const n = r.nemesis;
   return [
     `chaos-kv: seed ${r.seed}, ${(r.elapsedMs / 1000).toFixed(1)} s`,
-    `nemesis: ${n.kills} kill -9 (${n.leaderKills} of the leader), ${n.pauses} SIGSTOP, ${n.partitions} partitions, ${n.transfers} SIGTERM leader transfers`,
+    `nemesis: ${n.kills} kill -9 (${n.leaderKills} of the leader), ${n.pauses} SIGSTOP, ${n.partitions} partitions, ${n.transfers} SIGTERM leader transfers, ${n.replacements} member replacements`,
     `ops: ${r.ops.invoked} invoked: ${r.ops.ok} ok, ${r.ops.failed} failed, ${r.ops.indeterminate} indeterminate; errors ${JSON.stringify(r.ops.errors)}`,
     `linearizability: ${r.verdict}; acknowledged write-once keys ${r.acknowledgedWrites}, lost ${r.lostWrites.length}`,
     ...r.problems.map((p) => `PROBLEM: ${p}`),
