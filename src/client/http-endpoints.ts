@@ -41,6 +41,8 @@ export class Endpoints {
   readonly #pools = new Map<string, Pool>();
   readonly #channels = new Map<string, RpcChannel>();
   readonly #urls: string[];
+  /** The endpoints the client was given: {@link sync} never drops them. */
+  readonly #configured: readonly string[];
   /** Headers of requests with a JSON body, and of those without one (a DELETE must not claim JSON). */
   readonly #jsonHeaders: Record<string, string>;
   readonly #plainHeaders: Record<string, string>;
@@ -62,6 +64,7 @@ export class Endpoints {
     }
     this.#options = options;
     this.#urls = options.endpoints.map(normalizeUrl);
+    this.#configured = [...new Set(this.#urls)];
     this.#plainHeaders = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` };
     this.#jsonHeaders = { ...this.#plainHeaders, 'content-type': 'application/json' };
   }
@@ -80,6 +83,42 @@ export class Endpoints {
     let index = this.#urls.indexOf(normalized);
     if (index < 0) index = this.#urls.push(normalized) - 1;
     this.#preferred = index;
+  }
+
+  /**
+   * Make the member list the configured endpoints plus `urls` (the members' published client URLs,
+   * as the cluster reports them): members added since are added, discovered members that left are
+   * dropped and their connections closed. Configured endpoints always stay (a published URL may
+   * not be reachable from here, and a configured one that stops answering is passed over anyway).
+   * URLs that are not http(s) are skipped. The preferred member stays preferred if it remains.
+   */
+  sync(urls: readonly string[]): void {
+    const next = [...this.#configured];
+    for (const url of urls) {
+      try {
+        const normalized = normalizeUrl(url);
+        if (!next.includes(normalized)) next.push(normalized);
+      } catch {
+        // not a usable URL: leave it out
+      }
+    }
+    const preferred = this.preferred;
+    for (const gone of this.#urls.filter((url) => !next.includes(url))) this.#retire(gone);
+    this.#urls.splice(0, this.#urls.length, ...next);
+    this.#preferred = Math.max(0, next.indexOf(preferred));
+  }
+
+  /** Close the connections to a member no longer in the list (requests in flight finish first). */
+  #retire(url: string): void {
+    const channel = this.#channels.get(url);
+    const pool = this.#pools.get(url);
+    this.#channels.delete(url);
+    this.#pools.delete(url);
+    this.#unresponsiveUntilMs.delete(url);
+    void (async () => {
+      await channel?.close();
+      await pool?.close();
+    })().catch(() => undefined);
   }
 
   /**

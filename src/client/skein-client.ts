@@ -68,6 +68,13 @@ export interface ConnectOptions {
    * the whole deadline.
    */
   readonly attemptTimeoutMs?: number;
+  /**
+   * Refresh the endpoint list from the members' published client URLs this often (etcd's
+   * `AutoSyncInterval`), so that a long-lived client follows members that were added or replaced
+   * and drops discovered ones that were removed; the configured endpoints always stay. Default
+   * 60000; 0: keep the list as given (plus the leaders it learns of).
+   */
+  readonly autoSyncIntervalMs?: number;
 }
 
 /**
@@ -110,6 +117,7 @@ export class SkeinClient implements CoordinationStore {
   readonly #timeoutMs: number;
   readonly #watchIdleTimeoutMs: number;
   readonly #attemptTimeoutMs: number;
+  readonly #autoSync: NodeJS.Timeout | null;
   readonly #watches = new Set<HttpWatch>();
   #refreshing: Promise<void> | null = null;
 
@@ -117,6 +125,7 @@ export class SkeinClient implements CoordinationStore {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
     this.#watchIdleTimeoutMs = watchIdleTimeout(options.watchIdleTimeoutMs);
     this.#attemptTimeoutMs = attemptTimeout(options.attemptTimeoutMs);
+    const syncEveryMs = autoSyncInterval(options.autoSyncIntervalMs);
     this.#endpoints = new Endpoints({
       endpoints: typeof options.endpoints === 'string' ? [options.endpoints] : options.endpoints,
       token: options.token,
@@ -125,11 +134,23 @@ export class SkeinClient implements CoordinationStore {
       rpc: options.rpc ?? true,
       ...(options.tls !== undefined ? { tls: options.tls } : {}),
     });
+    this.#autoSync =
+      syncEveryMs === 0
+        ? null
+        : setInterval(() => {
+            // Best effort: a cluster without a leader answers later, and the list stays as it is.
+            this.syncEndpoints().catch(() => undefined);
+          }, syncEveryMs).unref();
   }
 
   /** Where requests go first right now. */
   get endpoint(): string {
     return this.#endpoints.preferred;
+  }
+
+  /** Every member URL this client may send to now (configured, discovered and synced). */
+  get endpoints(): readonly string[] {
+    return [...this.#endpoints.urls];
   }
 
   async get(key: string, options: ReadOptions = {}): Promise<KeyValue | null> {
@@ -296,7 +317,19 @@ export class SkeinClient implements CoordinationStore {
     return Buffer.from((await this.#call('/v1/snapshot', {}, true)) as ArrayBuffer);
   }
 
+  /**
+   * Make the endpoint list the configured endpoints plus the client URLs the members have
+   * published (`members()`), and return it; members that have not published one yet are left out.
+   * Runs every `autoSyncIntervalMs` by itself.
+   */
+  async syncEndpoints(): Promise<readonly string[]> {
+    const urls = (await this.members()).map((m) => m.clientUrl).filter((url) => url !== '');
+    this.#endpoints.sync(urls);
+    return this.#endpoints.urls;
+  }
+
   async close(): Promise<void> {
+    if (this.#autoSync !== null) clearInterval(this.#autoSync);
     await Promise.all([...this.#watches].map((w) => w.cancel()));
     this.#watches.clear();
     await this.#endpoints.close();
@@ -392,6 +425,16 @@ function watchIdleTimeout(value: number | undefined): number {
   throw new SkeinError(
     'SKEIN_INVALID_ARGUMENT',
     `watchIdleTimeoutMs must be 0 (never) or at least ${least} ms, got ${String(value)}`,
+  );
+}
+
+/** `autoSyncIntervalMs` checked: 0, or a finite number of milliseconds of at least 1000. */
+function autoSyncInterval(value: number | undefined): number {
+  if (value === undefined) return 60_000;
+  if (value === 0 || (Number.isFinite(value) && value >= 1000 && value <= 2 ** 31 - 1)) return value;
+  throw new SkeinError(
+    'SKEIN_INVALID_ARGUMENT',
+    `autoSyncIntervalMs must be 0 (never) or between 1000 and ${2 ** 31 - 1} ms, got ${String(value)}`,
   );
 }
 

@@ -57,7 +57,12 @@ export class KvWorkload {
   async start(): Promise<void> {
     const clients = await Promise.all(
       Array.from({ length: this.#o.clients }, () =>
-        connect({ endpoints: this.#o.endpoints, requestTimeoutMs: this.#o.requestTimeoutMs }),
+        connect({
+          endpoints: this.#o.endpoints,
+          requestTimeoutMs: this.#o.requestTimeoutMs,
+          // Members replaced by the nemesis come back under new URLs: follow them soon.
+          autoSyncIntervalMs: 2000,
+        }),
       ),
     );
     this.#running = true;
