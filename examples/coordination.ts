@@ -44,6 +44,8 @@ console.log(`server ${server.name} serving clients at ${server.clientUrl}`);
 
 // --- 2. A client. connect() asks who leads and sends requests there ------------------------------
 const client = await connect({ endpoints: [server.clientUrl] });
+// It follows membership changes (every autoSyncIntervalMs, or now): one member here.
+assert.deepEqual(await client.syncEndpoints(), [server.clientUrl]);
 
 // --- 3. put / get --------------------------------------------------------------------------------
 const put = await client.put({ key: 'config/mode', value: 'fast' });
