@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../src/cli/free-ports.ts';
 import { resolveGossipConfig, type GossipConfig } from '../src/gossip/config.ts';
 import { minSuspicionTimeoutMs } from '../src/gossip/suspicion.ts';
 
@@ -65,15 +65,6 @@ const stateOf: Record<string, string> = {
   leave: 'left',
 };
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<number> {
   const start = Date.now();
   while (!check()) {
@@ -114,7 +105,7 @@ describe(`${N} gossip processes over TCP on loopback`, () => {
     among.every((m) => among.every((other) => other === m || m.view.get(other.id) === 'alive'));
 
   before(async () => {
-    const ports = await Promise.all(Array.from({ length: N }, freePort));
+    const ports = await freePorts(N);
     const seed = `127.0.0.1:${ports[0]!}`;
     for (const port of ports) members.push(spawnMember(port, seed));
     await waitUntil('all members to join and see each other', () => converged(members), 30_000);

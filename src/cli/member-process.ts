@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { SkeinError } from '../core/errors.ts';
 import type { ControlReply, ControlRequest } from './ipc-control.ts';
@@ -143,25 +142,4 @@ export function spawnMember(options: SpawnMemberOptions): MemberProcess {
   return new MemberProcess(options);
 }
 
-/**
- * `count` distinct free TCP ports on 127.0.0.1 (listen on port 0, read, close). Another process
- * could take one before the member binds it; on a test machine that is rare and fails loudly.
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<Server>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen({ host: '127.0.0.1', port: 0 }, () => {
-            resolve(server);
-          });
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+export { freePorts } from './free-ports.ts';

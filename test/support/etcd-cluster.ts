@@ -5,9 +5,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/cli/free-ports.ts';
 
 export interface EtcdClusterOptions {
   readonly members?: 1 | 3 | 5;
@@ -76,21 +76,6 @@ function installExitHook(): void {
 export function assertEtcdInstalled(): void {
   const probe = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
   if (probe.error !== undefined || probe.status !== 0) throw new Error(MISSING_ETCD);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 interface Member {

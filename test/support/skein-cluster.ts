@@ -6,10 +6,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/cli/free-ports.ts';
+
+export { freePort };
 
 export interface SkeinClusterOptions {
   readonly members?: 1 | 3 | 5;
@@ -69,20 +71,6 @@ function captureLines(child: ChildProcess, lines: string[]): void {
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
 }
 
 export async function startSkeinCluster(options: SkeinClusterOptions = {}): Promise<SkeinCluster> {
