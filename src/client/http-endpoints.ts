@@ -24,7 +24,7 @@ export interface EndpointsOptions {
  * How long a member that did not answer is passed over when the client moves on: enough for an
  * election and a few retries elsewhere, short enough to return to it soon after it is back.
  */
-export const UNRESPONSIVE_MEMBER_SKIP_MS = 5000;
+const UNRESPONSIVE_MEMBER_SKIP_MS = 5000;
 
 /** An answer from a member: a JSON body with a status. */
 export interface HttpAnswer {
@@ -135,7 +135,7 @@ export class Endpoints {
   }
 
   /** Pass `url` over in {@link rotate} for `forMs` after it failed to answer. */
-  markUnresponsive(url: string, forMs: number): void {
+  markUnresponsive(url: string, forMs = UNRESPONSIVE_MEMBER_SKIP_MS): void {
     this.#unresponsiveUntilMs.set(url, performance.now() + forMs);
   }
 

@@ -1,6 +1,6 @@
 import { SkeinError } from '../core/errors.ts';
 import { WATCH_HEARTBEAT_LIMITS_MS, type WatchRequest, type WatchResponse } from '../kv/types.ts';
-import { UNRESPONSIVE_MEMBER_SKIP_MS, type Endpoints } from './http-endpoints.ts';
+import type { Endpoints } from './http-endpoints.ts';
 import type { WatchCallbacks, WatchHandle } from './types.ts';
 
 /** Longest NDJSON line accepted from a server (one watch response). */
@@ -88,8 +88,7 @@ export class HttpWatch implements WatchHandle {
         failures++;
         // A member that went silent or refused the connection, unlike one that ended the watch
         // with an error line, is passed over for a while.
-        if (!(error instanceof SkeinError))
-          this.#endpoints.markUnresponsive(url, UNRESPONSIVE_MEMBER_SKIP_MS);
+        if (!(error instanceof SkeinError)) this.#endpoints.markUnresponsive(url);
         this.#endpoints.rotate(url);
         // Give up only on a watch that never started and has tried every member twice.
         if (this.#notStarted() && failures >= 2 * this.#endpoints.urls.length) {

@@ -17,8 +17,9 @@
  */
 import { RealClock, type Clock, type TimerHandle } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
-import { kvError, KvErrorCode } from '../kv/errors.ts';
+import { KvErrorCode } from '../kv/errors.ts';
 import type { LeaseKeepAliveResponse } from '../kv/types.ts';
+import { checkMsOption } from './ms-option.ts';
 import type { CoordinationStore } from './types.ts';
 
 export const LeaseKeeperErrorCode = {
@@ -102,13 +103,7 @@ export async function adoptLease(
 
 function checkIntervals(options: LeaseKeeperOptions): void {
   for (const name of ['renewIntervalMs', 'retryIntervalMs', 'renewTimeoutMs'] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-      throw kvError(
-        KvErrorCode.InvalidArgument,
-        `${name} must be a positive number of milliseconds, got ${String(value)}`,
-      );
-    }
+    checkMsOption(name, options[name], { least: 1 });
   }
 }
 

@@ -21,9 +21,10 @@ import type {
 import { KvPaths } from '../kv/rpc-protocol.ts';
 import { WATCH_HEARTBEAT_LIMITS_MS } from '../kv/types.ts';
 import type { GroupJoinRequest, GroupSummary, GroupView, MemberStatus } from '../membership/index.ts';
-import { Endpoints, NotSentError, UNRESPONSIVE_MEMBER_SKIP_MS } from './http-endpoints.ts';
+import { Endpoints, NotSentError } from './http-endpoints.ts';
 import { HttpWatch } from './http-watch.ts';
 import { discoverLeader } from './leader-discovery.ts';
+import { checkMsOption } from './ms-option.ts';
 import type {
   CoordinationStore,
   KeepAliveOptions,
@@ -123,9 +124,19 @@ export class SkeinClient implements CoordinationStore {
 
   constructor(options: ConnectOptions) {
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#watchIdleTimeoutMs = watchIdleTimeout(options.watchIdleTimeoutMs);
-    this.#attemptTimeoutMs = attemptTimeout(options.attemptTimeoutMs);
-    const syncEveryMs = autoSyncInterval(options.autoSyncIntervalMs);
+    // A watch must have room for three heartbeats at the shortest spacing a member accepts.
+    checkMsOption('watchIdleTimeoutMs', options.watchIdleTimeoutMs, {
+      least: 3 * WATCH_HEARTBEAT_LIMITS_MS.min,
+      zeroMeans: 'never',
+    });
+    checkMsOption('attemptTimeoutMs', options.attemptTimeoutMs, {
+      least: 1,
+      zeroMeans: 'no per-attempt bound',
+    });
+    checkMsOption('autoSyncIntervalMs', options.autoSyncIntervalMs, { least: 1000, zeroMeans: 'never' });
+    this.#watchIdleTimeoutMs = options.watchIdleTimeoutMs ?? 6000;
+    this.#attemptTimeoutMs = options.attemptTimeoutMs ?? 2000;
+    const syncEveryMs = options.autoSyncIntervalMs ?? 60_000;
     this.#endpoints = new Endpoints({
       endpoints: typeof options.endpoints === 'string' ? [options.endpoints] : options.endpoints,
       token: options.token,
@@ -325,7 +336,7 @@ export class SkeinClient implements CoordinationStore {
   async syncEndpoints(): Promise<readonly string[]> {
     const urls = (await this.members()).map((m) => m.clientUrl).filter((url) => url !== '');
     this.#endpoints.sync(urls);
-    return this.#endpoints.urls;
+    return this.endpoints;
   }
 
   async close(): Promise<void> {
@@ -379,7 +390,7 @@ export class SkeinClient implements CoordinationStore {
       } catch (error) {
         if (!(error instanceof SkeinError) || error.code !== 'SKEIN_UNAVAILABLE') throw error;
         // No connection or no answer in time: try the others first for a while.
-        this.#endpoints.markUnresponsive(url, UNRESPONSIVE_MEMBER_SKIP_MS);
+        this.#endpoints.markUnresponsive(url);
         if (!retryable && !(error instanceof NotSentError)) throw error;
         lastError = error;
       }
@@ -416,37 +427,6 @@ async function untilOrAfter(promise: Promise<void>, ms: number): Promise<void> {
 
 /** Marks a DELETE request in #call (GET has no body, POST has one). */
 const DELETE = Symbol('DELETE');
-
-/** `watchIdleTimeoutMs` checked: 0, or long enough for three heartbeats at the shortest spacing. */
-function watchIdleTimeout(value: number | undefined): number {
-  if (value === undefined) return 6000;
-  const least = 3 * WATCH_HEARTBEAT_LIMITS_MS.min;
-  if (value === 0 || (Number.isFinite(value) && value >= least)) return value;
-  throw new SkeinError(
-    'SKEIN_INVALID_ARGUMENT',
-    `watchIdleTimeoutMs must be 0 (never) or at least ${least} ms, got ${String(value)}`,
-  );
-}
-
-/** `autoSyncIntervalMs` checked: 0, or a finite number of milliseconds of at least 1000. */
-function autoSyncInterval(value: number | undefined): number {
-  if (value === undefined) return 60_000;
-  if (value === 0 || (Number.isFinite(value) && value >= 1000 && value <= 2 ** 31 - 1)) return value;
-  throw new SkeinError(
-    'SKEIN_INVALID_ARGUMENT',
-    `autoSyncIntervalMs must be 0 (never) or between 1000 and ${2 ** 31 - 1} ms, got ${String(value)}`,
-  );
-}
-
-/** `attemptTimeoutMs` checked: 0, or a finite number of milliseconds of at least 1. */
-function attemptTimeout(value: number | undefined): number {
-  if (value === undefined) return 2000;
-  if (value === 0 || (Number.isFinite(value) && value >= 1)) return value;
-  throw new SkeinError(
-    'SKEIN_INVALID_ARGUMENT',
-    `attemptTimeoutMs must be 0 (no per-attempt bound) or at least 1 ms, got ${String(value)}`,
-  );
-}
 
 function backoffMs(attempt: number): number {
   return Math.min(25 * 2 ** attempt, 1000);
