@@ -165,11 +165,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.#core.reportSnapshot(peer, ok);
       this.#scheduleDrive();
     });
-    this.#receiver = new SnapshotReceiver(
-      transfer,
-      (meta, from) => this.#installSnapshot(meta, from),
-      (meta) => meta.index > this.#core.log.commitIndex,
-    );
+    this.#receiver = new SnapshotReceiver(transfer, {
+      install: (meta, from) => this.#installSnapshot(meta, from),
+      isAhead: (meta) => meta.index > this.#core.log.commitIndex,
+      onStorageFailed: (error) => {
+        this.#fatal(error);
+      },
+    });
     this.#defer = options.defer ?? setImmediate;
     this.#commitNotices = new CommitNotices({
       clock: this.#clock,
@@ -1042,6 +1044,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   #fatal(error: unknown): void {
+    if (this.#stopped) return; // already stopping: by request, or for an earlier storage failure
     this.#logger.error({ err: error }, 'storage failed; stopping the node');
     this.emit('error', error);
     this.stop().catch((closeError: unknown) => {

@@ -77,6 +77,44 @@ describe('snapshots and log compaction (§7)', () => {
     );
   });
 
+  test('a snapshot received from the leader whose rename fails stops the follower at once too', async () => {
+    // The same rule on the receiving side (InstallSnapshot): seed 901575 of the random schedules
+    // kept such a follower running, picked it as the survivor of a disaster, and its solo() failed.
+    const renameFailed: { atMs: number | null } = { atMs: null };
+    const lagging = 'c';
+    const sim = new RaftSimulation({
+      seed: 76,
+      nodeOptions: { snapshotEveryEntries: 20, keepEntriesAfterSnapshot: 5 },
+      storage: (id) => {
+        const disk = new SimDisk({ random: new Random(1) }).view();
+        const failing = {
+          ...disk,
+          rename: async (from: string, to: string): Promise<void> => {
+            if (id === lagging && to.endsWith('snapshot.snap') && renameFailed.atMs === null) {
+              renameFailed.atMs = sim.clock.now();
+              throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+            }
+            await disk.rename(from, to);
+          },
+        };
+        return new FileStorage(`/data/${id}`, { nodeId: id, disk: failing });
+      },
+    });
+    sim.bootstrap(['a', 'b', 'c']);
+    assert.ok(await sim.runUntil(() => sim.leader() !== undefined && sim.leader()!.id !== lagging, 5_000));
+    sim.network.partition(['a', 'b'], [lagging]);
+    await writeMany(sim, 60);
+    sim.network.heal();
+    assert.ok(await sim.runUntil(() => renameFailed.atMs !== null, 10_000), `${lagging} was sent a snapshot`);
+    // No more writes: only a stop caused by the failure itself takes the follower down.
+    await sim.runFor(1_000);
+    assert.equal(
+      sim.liveNodes().some((n) => n.id === lagging),
+      false,
+      `${lagging} still runs on a storage that refuses writes`,
+    );
+  });
+
   test('the log is compacted behind periodic snapshots', async () => {
     const sim = snapshotSim(71);
     sim.bootstrap(['a', 'b', 'c']);

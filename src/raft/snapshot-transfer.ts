@@ -1,5 +1,7 @@
 import type { Clock, TimerHandle } from '../core/clock.ts';
+import { hasCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
+import { StorageErrorCode } from '../storage/errors.ts';
 import type { RaftStorage, SnapshotMeta, SnapshotReader } from '../storage/types.ts';
 import { ChunkQueue } from './chunk-queue.ts';
 import type { NodeId, SnapshotChunk } from './types.ts';
@@ -242,6 +244,23 @@ export class SnapshotSender {
   }
 }
 
+/** What a {@link SnapshotReceiver} asks of its node. */
+export interface SnapshotReceiverHooks {
+  /** Restore a durable snapshot into the state machine and install it in the core. */
+  readonly install: (meta: SnapshotMeta, from: NodeId) => Promise<void>;
+  /**
+   * Whether a snapshot is newer than what this node has committed: an older one must never
+   * replace the state machine or a newer durable snapshot.
+   */
+  readonly isAhead: (meta: SnapshotMeta) => boolean;
+  /**
+   * Storage refused all further writes (SKEIN_STORAGE_FAILED, e.g. an I/O error renaming the
+   * snapshot into place): the node must stop now, as it does when a log write fails, rather than
+   * linger until its next write. May be called more than once for one failure.
+   */
+  readonly onStorageFailed: (error: unknown) => void;
+}
+
 interface Incoming {
   readonly from: NodeId;
   readonly meta: SnapshotMeta;
@@ -258,22 +277,12 @@ interface Incoming {
  */
 export class SnapshotReceiver {
   readonly #o: SnapshotTransferOptions;
-  readonly #install: (meta: SnapshotMeta, from: NodeId) => Promise<void>;
-  readonly #isAhead: (meta: SnapshotMeta) => boolean;
+  readonly #hooks: SnapshotReceiverHooks;
   #incoming: Incoming | null = null;
 
-  /**
-   * `isAhead(meta)` tells whether a snapshot is newer than what this node has committed: an
-   * older one must never replace the state machine or a newer durable snapshot.
-   */
-  constructor(
-    options: SnapshotTransferOptions,
-    install: (meta: SnapshotMeta, from: NodeId) => Promise<void>,
-    isAhead: (meta: SnapshotMeta) => boolean,
-  ) {
+  constructor(options: SnapshotTransferOptions, hooks: SnapshotReceiverHooks) {
     this.#o = options;
-    this.#install = install;
-    this.#isAhead = isAhead;
+    this.#hooks = hooks;
   }
 
   get transfers(): SnapshotTransferStatus[] {
@@ -286,7 +295,7 @@ export class SnapshotReceiver {
   onChunk(chunk: SnapshotChunk): void {
     let t = this.#incoming;
     const same = t !== null && t.meta.index === chunk.meta.index && t.meta.term === chunk.meta.term;
-    if (!same && !this.#isAhead(chunk.meta)) {
+    if (!same && !this.#hooks.isAhead(chunk.meta)) {
       // We already have everything it covers (caught up from the log meanwhile): say so.
       this.#reply(chunk, chunk.offset + chunk.data.byteLength, true, true);
       return;
@@ -321,7 +330,7 @@ export class SnapshotReceiver {
       if (chunk.data.byteLength === 0) ack?.();
       return;
     }
-    if (!this.#isAhead(t.meta)) {
+    if (!this.#hooks.isAhead(t.meta)) {
       // Overtaken while it streamed: abandon it, keeping the newer durable snapshot we have.
       t.queue.fail(new Error('snapshot overtaken by the log'));
       this.#incoming = null;
@@ -336,7 +345,10 @@ export class SnapshotReceiver {
     const queue = new ChunkQueue(this.#o.maxChunksInFlight * 4);
     const saved = this.#o.storage.saveSnapshot(chunk.meta, queue);
     const t: Incoming = { from: chunk.from, meta: chunk.meta, queue, saved, received: 0 };
-    saved.catch(() => undefined); // awaited in #complete; an abandoned transfer is expected to fail
+    // Awaited in #complete too; this catches the failures of a transfer abandoned before its end.
+    saved.catch((error: unknown) => {
+      this.#checkStorageFailed(error);
+    });
     this.#incoming = t;
     this.#o.logger.info({ from: chunk.from, index: chunk.meta.index }, 'receiving snapshot');
     return t;
@@ -345,15 +357,21 @@ export class SnapshotReceiver {
   async #complete(t: Incoming, last: SnapshotChunk): Promise<void> {
     try {
       await t.saved;
-      await this.#install(t.meta, t.from);
+      await this.#hooks.install(t.meta, t.from);
       this.#reply(last, t.received, true, true);
       this.#o.logger.info({ from: t.from, index: t.meta.index, bytes: t.received }, 'snapshot installed');
     } catch (error) {
       this.#o.logger.error({ from: t.from, err: error }, 'installing the snapshot failed');
       this.#reply(last, 0, false, false);
+      this.#checkStorageFailed(error);
     } finally {
       if (this.#incoming === t) this.#incoming = null;
     }
+  }
+
+  /** Stop the node if `error` says storage refuses all further writes. */
+  #checkStorageFailed(error: unknown): void {
+    if (hasCode(error, StorageErrorCode.Failed)) this.#hooks.onStorageFailed(error);
   }
 
   #reply(chunk: SnapshotChunk, nextOffset: number, accepted: boolean, complete: boolean): void {

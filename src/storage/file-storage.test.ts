@@ -548,3 +548,49 @@ test('a write cut short by a full disk, then a reset: a crash at any step recove
   }
   assert.ok(sawReset, 'some runs got through the reset');
 });
+
+test('after an I/O error that leaves the directory in doubt, snapshots and compaction are refused like appends', async () => {
+  const sim = new SimDisk({ random: new Random(1) });
+  let failFsyncDir = false;
+  const renamed: string[] = [];
+  const disk: DiskIO = {
+    mkdir: (d) => sim.mkdir(d),
+    list: (d) => sim.list(d),
+    open: (p, mode) => sim.open(p, mode),
+    openRead: (p) => sim.openRead(p),
+    unlink: (p) => sim.unlink(p),
+    rename: async (from, to) => {
+      renamed.push(to);
+      await sim.rename(from, to);
+    },
+    fsyncDir: async (d) => {
+      if (failFsyncDir) throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+      await sim.fsyncDir(d);
+    },
+  };
+  // Small segments, so that there is something to compact.
+  const storage = await opened(disk, { maxSegmentBytes: 1024, preallocateBytes: 0 });
+  for (let i = 0; i < 6; i++) await storage.persist(batch(1 + i * 10, 10));
+  const config = { voters: { n1: 'a:1' }, outgoing: {}, learners: {}, removed: [] };
+  const meta = { index: 40, term: 1, config, clusterId: 'c1', sizeBytes: 100 };
+  await storage.saveSnapshot(meta, chunked(new Uint8Array(100).fill(7)));
+  failFsyncDir = true;
+  const isFailed = (e: unknown): boolean => hasCode(e, StorageErrorCode.Failed);
+  // The first removal's directory fsync fails: which removals are durable is unknown now.
+  await assert.rejects(storage.compact(40), isFailed);
+  failFsyncDir = false;
+  await assert.rejects(storage.compact(40), isFailed, 'compaction after the failure');
+  await assert.rejects(async () => storage.persist(batch(61, 1)), isFailed, 'an append after the failure');
+  const renamesBefore = renamed.length;
+  await assert.rejects(
+    storage.saveSnapshot({ ...meta, index: 50 }, chunked(new Uint8Array(100))),
+    isFailed,
+    'a snapshot after the failure',
+  );
+  assert.equal(renamed.length, renamesBefore, 'no snapshot was renamed into place');
+  await storage.close();
+  // A restart recovers everything that was acknowledged.
+  const recovered = await new FileStorage(dir, { disk: sim, nodeId: 'n1' }).load();
+  assert.equal(recovered.snapshot?.index, 40);
+  assert.equal(recovered.entries.at(-1)?.index, 60);
+});

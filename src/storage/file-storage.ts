@@ -206,13 +206,22 @@ export class FileStorage implements RaftStorage {
   compact(index: number): Promise<void> {
     this.#checkOpen();
     return this.#exclusive(async () => {
+      if (this.#failed !== null) throw this.#failed;
       const limit = Math.min(index, this.#snapshot?.meta.index ?? 0);
       while (this.#segments.length > 1 && this.#segments[0]!.maxIndex <= limit) {
-        const [oldest] = this.#segments.splice(0, 1);
-        await this.#disk.unlink(oldest!.path);
-        // One directory fsync per removal: a crash then leaves the oldest segments gone, never a gap.
-        await this.#disk.fsyncDir(this.#dir);
-        this.#logger.debug({ file: oldest!.path, limit }, 'deleted a compacted segment');
+        const oldest = this.#segments[0]!;
+        try {
+          await this.#disk.unlink(oldest.path);
+          // One directory fsync per removal: a crash then leaves the oldest segments gone, never a
+          // gap. So after an error here, which leaves unknown which removals are durable, nothing
+          // more may be removed, or written, until a restart has recovered what is there.
+          await this.#disk.fsyncDir(this.#dir);
+        } catch (error) {
+          this.#failed = failedError(oldest.path, error);
+          throw this.#failed;
+        }
+        this.#segments.shift();
+        this.#logger.debug({ file: oldest.path, limit }, 'deleted a compacted segment');
       }
     });
   }
@@ -429,6 +438,7 @@ export class FileStorage implements RaftStorage {
   }
 
   async #saveSnapshot(meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    if (this.#failed !== null) throw this.#failed;
     const epoch = this.#epoch;
     const tmp = this.#path(snapshotTmpName);
     let sizeBytes: number;
@@ -440,6 +450,7 @@ export class FileStorage implements RaftStorage {
       throw error;
     }
     await this.#exclusive(async () => {
+      if (this.#failed !== null) throw this.#failed; // load() removes the temporary file
       if (this.#epoch !== epoch) {
         await this.#disk.unlink(tmp);
         throw new SkeinError(
