@@ -345,7 +345,7 @@ export class RaftSimulation {
       if ((due === undefined || due > target) && !(await this.#flushUntilDue(target))) break;
       this.clock.step();
       this.#afterEvent();
-      if (this.#events % eventsPerFlush === 0) await flushMicrotasks();
+      await flushMicrotasks();
     }
     await flushMicrotasks();
     this.clock.advance(Math.max(0, target - this.clock.now()));
@@ -364,7 +364,7 @@ export class RaftSimulation {
       }
       this.clock.step();
       this.#afterEvent();
-      if (this.#events % eventsPerFlush === 0) await flushMicrotasks();
+      await flushMicrotasks();
       this.#throwIfFailed();
     }
     return true;
@@ -445,14 +445,12 @@ export function addressOf(id: NodeId): string {
 }
 
 /**
- * Promise continuations (API results, admin operation steps) run every this many events rather
- * than after each one: awaiting is the simulator's dominant cost under node:test, and flushing at
- * a fixed event count keeps runs deterministic. Continuations therefore observe the state a few
- * events late, which no safety check depends on.
+ * Let pending promise continuations run. The simulator does this after every event, as Node's
+ * event loop drains microtasks after every callback: a continuation (a storage write completing,
+ * an API result) then runs at the virtual time it became due — if its chain is at most six awaits
+ * deep — so latencies measured on the virtual clock are exact. (Flushing every 16 events instead
+ * saved ~12 % of the simulator's run time, but let the clock run a tick ahead of continuations.)
  */
-const eventsPerFlush = 16;
-
-/** Let pending promise continuations run. */
 async function flushMicrotasks(): Promise<void> {
   for (let i = 0; i < 6; i++) await Promise.resolve();
 }
