@@ -1,7 +1,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import { SkeinError } from '../core/errors.ts';
 import { RPC_CLIENT_PATHS } from '../kv/rpc-protocol.ts';
-import { LEADER_URL_HEADER } from '../kv/types.ts';
+import { LEADER_URL_HEADER, MEMBER_ID_HEADER, type MemberInfo } from '../kv/types.ts';
 import { deadlineSignal } from './deadline-signal.ts';
 import { NotSentError } from './not-sent-error.ts';
 import { RpcChannel } from './rpc-channel.ts';
@@ -53,6 +53,13 @@ export class Endpoints {
    * timeout on every round through the list.
    */
   readonly #unresponsiveUntilMs = new Map<string, number>();
+  /** The member behind each URL that has answered (its `skein-member` header). */
+  readonly #memberIds = new Map<string, string>();
+  /**
+   * Published client URLs of members the list already reaches under another URL (a configured
+   * `localhost:8420` for a published `127.0.0.1:8420`): a leader hint naming one goes there.
+   */
+  readonly #aliases = new Map<string, string>();
   #preferred = 0;
 
   constructor(options: EndpointsOptions) {
@@ -79,33 +86,48 @@ export class Endpoints {
 
   /** Prefer `url` (adding it when it was discovered rather than configured). */
   prefer(url: string): void {
-    const normalized = normalizeUrl(url);
+    const normalized = this.#resolve(url);
     let index = this.#urls.indexOf(normalized);
     if (index < 0) index = this.#urls.push(normalized) - 1;
     this.#preferred = index;
   }
 
   /**
-   * Make the member list the configured endpoints plus `urls` (the members' published client URLs,
-   * as the cluster reports them): members added since are added, discovered members that left are
+   * Make the member list the configured endpoints plus the members' published client URLs (as the
+   * cluster reports them): members added since are added, discovered members that left are
    * dropped and their connections closed. Configured endpoints always stay (a published URL may
    * not be reachable from here, and a configured one that stops answering is passed over anyway).
-   * URLs that are not http(s) are skipped. The preferred member stays preferred if it remains.
+   * A member already reached under another URL (one that answered with that member's id) is not
+   * added twice. URLs that are not http(s) are skipped. The preferred member stays preferred if
+   * it remains.
    */
-  sync(urls: readonly string[]): void {
+  sync(members: readonly Pick<MemberInfo, 'id' | 'clientUrl'>[]): void {
     const next = [...this.#configured];
-    for (const url of urls) {
+    this.#aliases.clear();
+    for (const { id, clientUrl } of members) {
+      let normalized: string;
       try {
-        const normalized = normalizeUrl(url);
-        if (!next.includes(normalized)) next.push(normalized);
+        normalized = normalizeUrl(clientUrl);
       } catch {
-        // not a usable URL: leave it out
+        continue; // not a usable URL: leave it out
       }
+      const reached = next.find((url) => {
+        const known = this.#memberIds.get(url); // (a member too old to say its id matches nothing)
+        return url !== normalized && known !== undefined && known === id;
+      });
+      if (reached !== undefined) this.#aliases.set(normalized, reached);
+      else if (!next.includes(normalized)) next.push(normalized);
     }
-    const preferred = this.preferred;
+    const preferred = this.#aliases.get(this.preferred) ?? this.preferred;
     for (const gone of this.#urls.filter((url) => !next.includes(url))) this.#retire(gone);
     this.#urls.splice(0, this.#urls.length, ...next);
     this.#preferred = Math.max(0, next.indexOf(preferred));
+  }
+
+  /** `url` normalized, or the URL in the list that reaches the same member. */
+  #resolve(url: string): string {
+    const normalized = normalizeUrl(url);
+    return this.#aliases.get(normalized) ?? normalized;
   }
 
   /** Close the connections to a member no longer in the list (requests in flight finish first). */
@@ -115,6 +137,7 @@ export class Endpoints {
     this.#channels.delete(url);
     this.#pools.delete(url);
     this.#unresponsiveUntilMs.delete(url);
+    this.#memberIds.delete(url);
     void (async () => {
       await channel?.close();
       await pool?.close();
@@ -128,7 +151,7 @@ export class Endpoints {
   #followLeader(url: string): void {
     try {
       // A follower that has not heard of an election yet still names the leader that stopped.
-      if (!this.#isUnresponsive(normalizeUrl(url))) this.prefer(url);
+      if (!this.#isUnresponsive(this.#resolve(url))) this.prefer(url);
     } catch {
       // keep the member we have
     }
@@ -192,6 +215,8 @@ export class Endpoints {
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
+      const memberId = answer.headers[MEMBER_ID_HEADER];
+      if (typeof memberId === 'string') this.#memberIds.set(url, memberId);
       const leaderUrl = answer.headers[LEADER_URL_HEADER];
       if (typeof leaderUrl === 'string') this.#followLeader(leaderUrl);
       const type = answer.headers['content-type'];

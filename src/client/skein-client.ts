@@ -334,8 +334,7 @@ export class SkeinClient implements CoordinationStore {
    * Runs every `autoSyncIntervalMs` by itself.
    */
   async syncEndpoints(): Promise<readonly string[]> {
-    const urls = (await this.members()).map((m) => m.clientUrl).filter((url) => url !== '');
-    this.#endpoints.sync(urls);
+    this.#endpoints.sync((await this.members()).filter((m) => m.clientUrl !== ''));
     return this.endpoints;
   }
 

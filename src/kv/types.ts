@@ -212,6 +212,12 @@ export interface MemberInfo {
 export const LEADER_URL_HEADER = 'skein-leader';
 
 /**
+ * HTTP response header with the id of the member that answered (as in `/v1/members`), so that a
+ * client can tell that two URLs (`localhost:8420` and `127.0.0.1:8420`) reach one member.
+ */
+export const MEMBER_ID_HEADER = 'skein-member';
+
+/**
  * The `heartbeatMs` a watch request may ask for (POST /v1/watch): a member sends a heartbeat line
  * on a stream that was quiet that long, so a client can tell a quiet watch from a dead member.
  */

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { SkeinError } from '../core/errors.ts';
-import { LEADER_URL_HEADER } from '../kv/types.ts';
+import { LEADER_URL_HEADER, MEMBER_ID_HEADER } from '../kv/types.ts';
 import type { ServerContext } from './context.ts';
 import { registerClusterRoutes } from './cluster-routes.ts';
 import { errorAnswer, errorBody, stoppingError, unauthorizedError, unwrapError } from './http-errors.ts';
@@ -53,9 +53,12 @@ export function buildHttpApp(ctx: ServerContext, options: HttpAppOptions = {}): 
       void reply.code(401).send(errorBody(unauthorizedError()));
       return;
     }
-    // Clients follow this to the leader: a write sent here costs one more hop.
-    const leaderUrl = request.url.startsWith('/v1/') ? leaderUrlElsewhere(ctx) : undefined;
-    if (leaderUrl !== undefined) void reply.header(LEADER_URL_HEADER, leaderUrl);
+    if (request.url.startsWith('/v1/')) {
+      void reply.header(MEMBER_ID_HEADER, ctx.node.id);
+      // Clients follow this to the leader: a write sent here costs one more hop.
+      const leaderUrl = leaderUrlElsewhere(ctx);
+      if (leaderUrl !== undefined) void reply.header(LEADER_URL_HEADER, leaderUrl);
+    }
     done();
   });
 
