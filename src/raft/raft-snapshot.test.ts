@@ -36,30 +36,42 @@ async function writeMany(sim: RaftSimulation, count: number, from = 0): Promise<
   }
 }
 
+/**
+ * Three nodes on SimDisks, snapshotting every 20 entries, where the first rename of a snapshot
+ * into place on `failingId` fails with EIO; `renameFailed.atMs` says when it did.
+ */
+function withFailingSnapshotRename(
+  seed: number,
+  failingId: string,
+): { sim: RaftSimulation; renameFailed: { atMs: number | null } } {
+  const renameFailed: { atMs: number | null } = { atMs: null };
+  const sim: RaftSimulation = new RaftSimulation({
+    seed,
+    nodeOptions: { snapshotEveryEntries: 20, keepEntriesAfterSnapshot: 5 },
+    storage: (id) => {
+      const disk = new SimDisk({ random: new Random(1) }).view();
+      const failing = {
+        ...disk,
+        rename: async (from: string, to: string): Promise<void> => {
+          if (id === failingId && to.endsWith('snapshot.snap') && renameFailed.atMs === null) {
+            renameFailed.atMs = sim.clock.now();
+            throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
+          }
+          await disk.rename(from, to);
+        },
+      };
+      return new FileStorage(`/data/${id}`, { nodeId: id, disk: failing });
+    },
+  });
+  return { sim, renameFailed };
+}
+
 describe('snapshots and log compaction (§7)', () => {
   test('a snapshot whose rename fails with an I/O error stops the node at once, as a failed log write does', async () => {
     // The storage refuses every write after such an error. Before, the node lingered until its
     // next write (a follower with no new entries: indefinitely). Seed 80205 of the random
     // schedules picked such a node as the survivor of a disaster, and its solo() failed.
-    const renameFailed: { atMs: number | null } = { atMs: null };
-    const sim = new RaftSimulation({
-      seed: 75,
-      nodeOptions: { snapshotEveryEntries: 20, keepEntriesAfterSnapshot: 5 },
-      storage: (id) => {
-        const disk = new SimDisk({ random: new Random(1) }).view();
-        const failing = {
-          ...disk,
-          rename: async (from: string, to: string): Promise<void> => {
-            if (id === 'a' && to.endsWith('snapshot.snap') && renameFailed.atMs === null) {
-              renameFailed.atMs = sim.clock.now();
-              throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
-            }
-            await disk.rename(from, to);
-          },
-        };
-        return new FileStorage(`/data/${id}`, { nodeId: id, disk: failing });
-      },
-    });
+    const { sim, renameFailed } = withFailingSnapshotRename(75, 'a');
     sim.bootstrap(['a', 'b', 'c']);
     assert.ok(await sim.runUntil(() => sim.leader() !== undefined, 5_000));
     for (let i = 0; renameFailed.atMs === null && i < 100; i++) {
@@ -80,26 +92,8 @@ describe('snapshots and log compaction (§7)', () => {
   test('a snapshot received from the leader whose rename fails stops the follower at once too', async () => {
     // The same rule on the receiving side (InstallSnapshot): seed 901575 of the random schedules
     // kept such a follower running, picked it as the survivor of a disaster, and its solo() failed.
-    const renameFailed: { atMs: number | null } = { atMs: null };
     const lagging = 'c';
-    const sim = new RaftSimulation({
-      seed: 76,
-      nodeOptions: { snapshotEveryEntries: 20, keepEntriesAfterSnapshot: 5 },
-      storage: (id) => {
-        const disk = new SimDisk({ random: new Random(1) }).view();
-        const failing = {
-          ...disk,
-          rename: async (from: string, to: string): Promise<void> => {
-            if (id === lagging && to.endsWith('snapshot.snap') && renameFailed.atMs === null) {
-              renameFailed.atMs = sim.clock.now();
-              throw Object.assign(new Error('simulated EIO'), { code: 'EIO' });
-            }
-            await disk.rename(from, to);
-          },
-        };
-        return new FileStorage(`/data/${id}`, { nodeId: id, disk: failing });
-      },
-    });
+    const { sim, renameFailed } = withFailingSnapshotRename(76, lagging);
     sim.bootstrap(['a', 'b', 'c']);
     assert.ok(await sim.runUntil(() => sim.leader() !== undefined && sim.leader()!.id !== lagging, 5_000));
     sim.network.partition(['a', 'b'], [lagging]);
