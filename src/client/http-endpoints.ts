@@ -112,7 +112,7 @@ export class Endpoints {
         continue; // not a usable URL: leave it out
       }
       const reached = next.find((url) => {
-        const known = this.#memberIds.get(url); // (a member too old to say its id matches nothing)
+        const known = this.#memberIds.get(url); // a URL whose member never named itself matches none
         return url !== normalized && known !== undefined && known === id;
       });
       if (reached !== undefined) this.#aliases.set(normalized, reached);
