@@ -168,8 +168,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#receiver = new SnapshotReceiver(transfer, {
       install: (meta, from) => this.#installSnapshot(meta, from),
       isAhead: (meta) => meta.index > this.#core.log.commitIndex,
-      onStorageFailed: (error) => {
-        this.#fatal(error);
+      onFailure: (error) => {
+        this.#stopIfStorageFailed(error);
       },
     });
     this.#defer = options.defer ?? setImmediate;
@@ -877,12 +877,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         this.#logger.info({ index: applied, ms: Math.round(this.#clock.now() - started) }, 'snapshot taken');
       })
       .catch((error: unknown) => {
-        // An I/O error in the rename leaves the storage refusing every later write: stop now, as
-        // a failed log write does, rather than linger (perhaps as leader) until the next write.
-        if (hasCode(error, 'SKEIN_STORAGE_FAILED')) {
-          this.#fatal(error);
-          return;
-        }
+        if (this.#stopIfStorageFailed(error)) return;
         this.#logger.error({ err: error, index: applied }, 'snapshot failed; the log is kept');
       })
       .finally(() => {
@@ -1041,6 +1036,18 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.#readsAwaitingApply = [];
     this.#readRoundInFlight = false;
     this.#waiters.rejectAll(error);
+  }
+
+  /**
+   * A snapshot's save or install, or a compaction, failed. An I/O error that leaves the storage
+   * refusing every later write (SKEIN_STORAGE_FAILED, e.g. in the rename) stops the node now, as a
+   * failed log write does, rather than let it linger (perhaps as leader) until its next write.
+   * Returns whether it did.
+   */
+  #stopIfStorageFailed(error: unknown): boolean {
+    if (!hasCode(error, 'SKEIN_STORAGE_FAILED')) return false;
+    this.#fatal(error);
+    return true;
   }
 
   #fatal(error: unknown): void {

@@ -1,7 +1,5 @@
 import type { Clock, TimerHandle } from '../core/clock.ts';
-import { hasCode } from '../core/errors.ts';
 import type { Logger } from '../core/log.ts';
-import { StorageErrorCode } from '../storage/errors.ts';
 import type { RaftStorage, SnapshotMeta, SnapshotReader } from '../storage/types.ts';
 import { ChunkQueue } from './chunk-queue.ts';
 import type { NodeId, SnapshotChunk } from './types.ts';
@@ -254,11 +252,11 @@ export interface SnapshotReceiverHooks {
    */
   readonly isAhead: (meta: SnapshotMeta) => boolean;
   /**
-   * Storage refused all further writes (SKEIN_STORAGE_FAILED, e.g. an I/O error renaming the
-   * snapshot into place): the node must stop now, as it does when a log write fails, rather than
-   * linger until its next write. May be called more than once for one failure.
+   * Saving or installing a snapshot failed (also a transfer abandoned midway). The node decides
+   * what that means: an error that leaves its storage refusing every later write stops it. May be
+   * called twice for one failure.
    */
-  readonly onStorageFailed: (error: unknown) => void;
+  readonly onFailure: (error: unknown) => void;
 }
 
 interface Incoming {
@@ -347,7 +345,7 @@ export class SnapshotReceiver {
     const t: Incoming = { from: chunk.from, meta: chunk.meta, queue, saved, received: 0 };
     // Awaited in #complete too; this catches the failures of a transfer abandoned before its end.
     saved.catch((error: unknown) => {
-      this.#checkStorageFailed(error);
+      this.#hooks.onFailure(error);
     });
     this.#incoming = t;
     this.#o.logger.info({ from: chunk.from, index: chunk.meta.index }, 'receiving snapshot');
@@ -363,15 +361,10 @@ export class SnapshotReceiver {
     } catch (error) {
       this.#o.logger.error({ from: t.from, err: error }, 'installing the snapshot failed');
       this.#reply(last, 0, false, false);
-      this.#checkStorageFailed(error);
+      this.#hooks.onFailure(error);
     } finally {
       if (this.#incoming === t) this.#incoming = null;
     }
-  }
-
-  /** Stop the node if `error` says storage refuses all further writes. */
-  #checkStorageFailed(error: unknown): void {
-    if (hasCode(error, StorageErrorCode.Failed)) this.#hooks.onStorageFailed(error);
   }
 
   #reply(chunk: SnapshotChunk, nextOffset: number, accepted: boolean, complete: boolean): void {
